@@ -1,0 +1,137 @@
+"""privacy_saas: a multi-tenant admin backend that keeps processor and controller data apart."""
+from __future__ import annotations
+
+import logging
+import os
+
+import sqlalchemy as sa
+from flask import Flask, request
+
+__version__ = "0.1.0"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application: defaults, then the environment, then `config`."""
+    app = Flask(__name__, instance_path=os.environ.get("PRIVACY_SAAS_INSTANCE", None) or None,
+                instance_relative_config=True)
+    from privacy_saas.config import from_env
+
+    logging.basicConfig(level=os.environ.get("PRIVACY_SAAS_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(from_env(app.instance_path))
+    app.config["API_SPEC_OPTIONS"] = {
+        "components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "pst_... API token"}}},
+        "security": [{"bearerAuth": []}],
+    }
+    if config:
+        app.config.update(config)
+    # Bound parameters may be ciphertext or personal data: never put them in logs or errors.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_headers(app)
+
+    from privacy_saas.cli import register
+
+    register(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
+    from privacy_saas.extensions import api, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+    from privacy_saas.auth.loaders import load_user
+
+    login_manager.user_loader(load_user)
+
+
+def _configure_sqlite(engine) -> None:
+    """Make SQLite behave: foreign keys, WAL, waits instead of 'database is locked', real SAVEPOINTs."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling breaks SAVEPOINT; we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE takes the write lock up front, so concurrent writers queue
+        # rather than fail half-way with SQLITE_BUSY on lock upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _register_blueprints(app: Flask) -> None:
+    from privacy_saas.console.views import bp as console_bp
+    from privacy_saas.extensions import api, csrf
+    from privacy_saas.health import bp as health_bp
+    from privacy_saas.processor.tenants.api import blp as tenants_blp
+
+    api.register_blueprint(tenants_blp)
+    # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
+    csrf.exempt(tenants_blp)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(health_bp)
+
+
+def _register_errors(app: Flask) -> None:
+    from privacy_saas.apiutil import wants_json
+    from privacy_saas.errors import AppError, problem
+
+    @app.errorhandler(AppError)
+    def _app_error(error: AppError):
+        if wants_json():
+            return problem(error.status, error.code, error.message, error.errors)
+        from flask import render_template
+
+        return render_template("console/error.html", status=error.status,
+                               message=error.message), error.status
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def _database_down(error):
+        app.logger.error("database unavailable: %s", type(error).__name__)
+        from privacy_saas.extensions import db
+
+        db.session.rollback()
+        return problem(503, "database_unavailable", "the database is unavailable; retry later")
+
+
+def _register_headers(app: Flask) -> None:
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy",
+                           "default-src 'self'; script-src 'self'; style-src 'self'; "
+                           "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
+                           "base-uri 'none'")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith(("/api", "/scim", "/console")):
+            headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,140 @@
+"""Who is calling: staff (session or token) or a tenant (token or signed-in tenant admin)."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import g, request
+from flask_login import current_user
+
+from privacy_saas import clock
+from privacy_saas.auth import tokens
+from privacy_saas.auth.models import Staff
+from privacy_saas.errors import AppError, Forbidden
+
+#: What each staff role may do; every staff endpoint names one capability.
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "tenants.read": frozenset({"support", "account_manager", "dpo", "admin"}),
+    "tenants.offboard": frozenset({"account_manager", "admin"}),
+    "legal_holds.manage": frozenset({"dpo", "admin"}),
+    "keys.manage": frozenset({"admin"}),
+    "audit.read": frozenset({"dpo", "admin"}),
+    "contacts.read": frozenset({"account_manager", "dpo", "admin"}),
+    "contacts.write": frozenset({"account_manager", "dpo", "admin"}),
+    "subprocessors.write": frozenset({"dpo", "admin"}),
+    "dsr.record": frozenset({"support", "dpo", "admin"}),
+    "dsr.decide": frozenset({"dpo", "admin"}),
+}
+
+#: last_used_at is written at most this often, to keep token checks off the write path.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+
+
+@dataclass
+class Principal:
+    """The authenticated caller of one request."""
+
+    kind: str  # "staff" or "tenant"
+    staff: Staff | None = None
+    tenant_id: object = None
+    user: object = None  # the signed-in tenant admin, when not a token
+    token_id: object = None
+
+    @property
+    def actor(self) -> tuple[str, str]:
+        """Return (actor kind, actor id) for the audit log."""
+        if self.staff is not None:
+            return "staff", str(self.staff.id)
+        if self.user is not None:
+            return "tenant_admin", str(self.user.id)
+        return "tenant_token", str(self.token_id)
+
+    def can(self, capability: str) -> bool:
+        """Return whether this principal holds a staff capability."""
+        return self.staff is not None and self.staff.role in CAPABILITIES[capability]
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def load_principal() -> Principal | None:
+    """Authenticate the request by bearer token, else by console session."""
+    if "principal" in g:
+        return g.principal
+    principal = None
+    raw = _bearer()
+    if raw is not None:
+        token = tokens.resolve(raw)
+        if token is None:
+            raise Unauthorized("the bearer token is invalid or revoked", code="invalid_token")
+        now = clock.now()
+        if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+            token.last_used_at = now
+        if token.kind == "staff":
+            from privacy_saas.auth.service import get_staff
+
+            staff = get_staff(token.staff_id)
+            if not staff.active:
+                raise Unauthorized("the staff account is disabled", code="invalid_token")
+            principal = Principal("staff", staff=staff, token_id=token.id)
+        else:
+            principal = Principal("tenant", tenant_id=token.tenant_id, token_id=token.id)
+    elif current_user.is_authenticated:
+        if isinstance(current_user._get_current_object(), Staff):
+            principal = Principal("staff", staff=current_user._get_current_object())
+        else:
+            user = current_user._get_current_object()
+            if getattr(user, "role", None) == "admin":
+                principal = Principal("tenant", tenant_id=user.tenant_id, user=user)
+    g.principal = principal
+    return principal
+
+
+def require_staff(capability: str):
+    """Decorate a view: a staff principal holding `capability`, else 401/403."""
+    roles = CAPABILITIES[capability]
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = load_principal()
+            if principal is None:
+                raise Unauthorized("authentication required")
+            if principal.staff is None or principal.staff.role not in roles:
+                raise Forbidden("your role may not do this", code="forbidden_role")
+            return view(*args, **kwargs)
+
+        wrapper.required_capability = capability
+        return wrapper
+
+    return decorator
+
+
+def require_tenant():
+    """Decorate a view: a tenant token or signed-in tenant admin, else 401/403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = load_principal()
+            if principal is None:
+                raise Unauthorized("authentication required")
+            if principal.kind != "tenant":
+                raise Forbidden("this endpoint acts for a tenant; use a tenant token",
+                                code="tenant_principal_required")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,75 @@
+"""Staff accounts: create, authenticate with lockout, look up."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from privacy_saas import clock
+from privacy_saas.auth.models import STAFF_ROLES, Staff
+from privacy_saas.auth.passwords import hash_password, verify_password
+from privacy_saas.errors import AppError, Conflict, NotFound
+from privacy_saas.extensions import db
+
+log = logging.getLogger(__name__)
+
+#: Failed sign-ins in a row before the account is locked for LOCKOUT.
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 12
+
+
+def get_staff(staff_id) -> Staff:
+    """Return the staff member with `staff_id`, or raise NotFound."""
+    staff = db.session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound("no such staff member")
+    return staff
+
+
+def find_staff(email: str) -> Staff | None:
+    """Return the staff member signing in as `email`, if any."""
+    return db.session.scalar(sa.select(Staff).where(Staff.email == email.strip().lower()))
+
+
+def create_staff(email: str, role: str, password: str) -> Staff:
+    """Create a staff account."""
+    email = email.strip().lower()
+    if role not in STAFF_ROLES:
+        raise AppError(f"role must be one of {', '.join(STAFF_ROLES)}", code="invalid_role")
+    if "@" not in email or len(email) > 254:
+        raise AppError("not a valid e-mail address", code="invalid_email")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AppError(f"password must have at least {MIN_PASSWORD_LENGTH} characters",
+                       code="weak_password")
+    if find_staff(email):
+        raise Conflict("a staff member with this e-mail exists", code="staff_exists")
+    staff = Staff(email=email, role=role, password_hash=hash_password(password))
+    db.session.add(staff)
+    db.session.flush()
+    log.info("staff %s created with role %s", staff.id, role)
+    return staff
+
+
+def authenticate(email: str, password: str) -> Staff | None:
+    """Return the staff member if the password is right and the account is usable."""
+    staff = find_staff(email)
+    now = clock.now()
+    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
+        verify_password(None, password)
+        return None
+    if not verify_password(staff.password_hash if staff else None, password) or staff is None:
+        if staff is not None:
+            staff.failed_logins += 1
+            if staff.failed_logins >= MAX_FAILED_LOGINS:
+                staff.locked_until = now + LOCKOUT
+                staff.failed_logins = 0
+                log.warning("staff %s locked after repeated failed sign-ins", staff.id)
+        return None
+    if not staff.active:
+        return None
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_login_at = now
+    return staff

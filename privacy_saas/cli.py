@@ -1,0 +1,153 @@
+"""The `privacy-saas` command line (also available as `flask --app wsgi ...`)."""
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from privacy_saas.errors import AppError
+from privacy_saas.extensions import db
+
+
+def fail(message: str) -> None:
+    """Print `message` to stderr and exit 1."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+# --- tenants -------------------------------------------------------------------------------
+
+@click.group("tenants")
+def tenants_cli():
+    """Declarative tenant files: plan and apply."""
+
+
+def _load_specs(directory: str | None):
+    from privacy_saas.processor.tenants.files import load_dir
+
+    path = Path(directory or current_app.config["TENANTS_DIR"])
+    specs, errors = load_dir(path)
+    if errors:
+        for error in errors:
+            click.echo(f"invalid: {error}", err=True)
+        fail(f"{len(errors)} problem(s) in {path}; nothing was applied")
+    return specs
+
+
+@tenants_cli.command("plan")
+@click.argument("directory", required=False)
+@with_appcontext
+def tenants_plan(directory):
+    """Show what `apply` would change, writing nothing."""
+    from privacy_saas.processor.tenants import service
+
+    for change in service.plan(_load_specs(directory)):
+        click.echo(change.describe())
+    db.session.rollback()
+
+
+@tenants_cli.command("apply")
+@click.argument("directory", required=False)
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@with_appcontext
+def tenants_apply(directory, yes):
+    """Apply tenant files in one transaction (idempotent)."""
+    from privacy_saas.processor.tenants import service
+
+    specs = _load_specs(directory)
+    planned = service.plan(specs)
+    for change in planned:
+        click.echo(change.describe())
+    if not any(c.action in ("create", "update") for c in planned):
+        click.echo("nothing to apply")
+        db.session.rollback()
+        return
+    if not yes and not click.confirm("apply these changes?", default=False):
+        fail("not applied")
+    try:
+        service.apply(specs)
+        db.session.commit()
+    except AppError as exc:
+        db.session.rollback()
+        fail(f"{exc.message}; nothing was applied")
+    click.echo("applied")
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+@click.group("staff")
+def staff_cli():
+    """Vendor staff accounts and tokens."""
+
+
+@staff_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["support", "account_manager", "dpo", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def staff_create(email, role, password_stdin):
+    """Create a staff account."""
+    from privacy_saas.auth import service
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        staff = service.create_staff(email, role, password)
+        db.session.commit()
+    except AppError as exc:
+        db.session.rollback()
+        fail(exc.message)
+    click.echo(f"created staff {staff.email} ({staff.role})")
+
+
+@staff_cli.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+@with_appcontext
+def staff_token(email, name):
+    """Print a new API token for a staff member (shown once)."""
+    from privacy_saas.auth import service, tokens
+
+    staff = service.find_staff(email)
+    if staff is None:
+        fail(f"no staff member {email}")
+    _token, plaintext = tokens.issue(kind="staff", name=name, staff_id=staff.id)
+    db.session.commit()
+    click.echo(plaintext)
+
+
+@staff_cli.command("demo")
+@with_appcontext
+def staff_demo():
+    """Create the demo admin account once, printing its credentials."""
+    from privacy_saas.auth import service
+
+    email = "demo-admin@vendor.example"
+    if service.find_staff(email):
+        click.echo(f"demo staff account {email} exists (its password was printed when it was created)")
+        return
+    password = secrets.token_urlsafe(12)
+    service.create_staff(email, "admin", password)
+    db.session.commit()
+    click.echo(f"demo staff account created: {email} / {password}  (shown once)")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to the app's CLI."""
+    for group in (tenants_cli, staff_cli):
+        app.cli.add_command(group)
+
+
+def _create_app():
+    from privacy_saas import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(create_app=_create_app, help="privacy_saas administration.")

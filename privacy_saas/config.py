@@ -1,0 +1,85 @@
+"""Settings from the environment, with embedded defaults for `make run`."""
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Requests larger than this are refused with 413 before any parsing (bulk imports included).
+DEFAULT_MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+
+def _database_url(instance_path: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance_path / 'privacy_saas.sqlite3'}"
+    # Heroku-style and bare URLs name the driver we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret(instance_path: Path, name: str, make, what: str) -> str:
+    """Read a development secret from instance/, generating it once with a loud warning."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    log.warning(
+        "DEVELOPMENT %s generated at %s. Set it from the environment in production: "
+        "anyone who reads that file can read this installation's data.", what, path,
+    )
+    return value
+
+
+def from_env(instance_path: str) -> dict:
+    """Return the configuration read from the environment."""
+    ipath = Path(instance_path)
+    database_url = _database_url(ipath)
+    master_keys = os.environ.get("PRIVACY_SAAS_MASTER_KEYS")
+    master_keys_file = os.environ.get("PRIVACY_SAAS_MASTER_KEYS_FILE")
+    if not master_keys and master_keys_file:
+        master_keys = Path(master_keys_file).read_text()
+    if not master_keys:
+        master_keys = _instance_secret(
+            ipath, "master.keys",
+            lambda: "1:" + base64.b64encode(secrets.token_bytes(32)).decode(), "master key",
+        )
+    secret_key = os.environ.get("SECRET_KEY") or _instance_secret(
+        ipath, "secret_key", lambda: secrets.token_urlsafe(48), "SECRET_KEY"
+    )
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "SECRET_KEY": secret_key,
+        "PRIVACY_SAAS_MASTER_KEYS": master_keys,
+        "PRIVACY_SAAS_SIGNING_KEY_FILE": os.environ.get(
+            "PRIVACY_SAAS_SIGNING_KEY_FILE", str(ipath / "signing_key.pem")
+        ),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("PRIVACY_SAAS_MAX_BODY", DEFAULT_MAX_CONTENT_LENGTH)),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Secure cookies need HTTPS; the loopback dev server speaks plain HTTP.
+        "SESSION_COOKIE_SECURE": os.environ.get("PRIVACY_SAAS_INSECURE_COOKIES") != "1"
+        and not database_url.startswith("sqlite"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "API_TITLE": "privacy_saas",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "TENANTS_DIR": os.environ.get("PRIVACY_SAAS_TENANTS_DIR", "tenants"),
+        "OUTBOX_DIR": str(ipath / "outbox"),
+        "EXPORT_DIR": str(ipath / "exports"),
+    }

@@ -1,0 +1,84 @@
+"""Staff console: sign in, tenants list, tenant page."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from privacy_saas.auth import service as staff_service
+from privacy_saas.auth.models import Staff
+from privacy_saas.auth.principal import CAPABILITIES
+from privacy_saas.console.forms import ConfirmForm, LoginForm
+from privacy_saas.extensions import db
+from privacy_saas.processor.tenants import service as tenants
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+
+def staff_page(capability: str):
+    """Decorate a console page: a signed-in staff member holding `capability`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated or not isinstance(current_user._get_current_object(), Staff):
+                return redirect(url_for("console.login", next=request.path))
+            if current_user.role not in CAPABILITIES[capability]:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site console paths, so the login form cannot be an open redirect.
+    if target and target.startswith("/console/") and not target.startswith("//"):
+        return target
+    return url_for("console.tenants")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign a staff member in."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        staff = staff_service.authenticate(form.email.data, form.password.data)
+        db.session.commit()
+        if staff is None:
+            flash("Wrong e-mail or password, or the account is locked.", "error")
+            return render_template("console/login.html", form=form), 401
+        session.clear()  # a fresh session on sign-in: no fixation
+        login_user(staff)
+        return redirect(_safe_next(request.args.get("next")))
+    status = 400 if request.method == "POST" else 200
+    return render_template("console/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    logout_user()
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/")
+@staff_page("tenants.read")
+def tenants():
+    """List tenants with their contract and purge dates."""
+    status = request.args.get("status") or None
+    return render_template("console/tenants.html", tenants=tenants.list_all(status=status), status=status)
+
+
+@bp.get("/tenants/<slug>")
+@staff_page("tenants.read")
+def tenant(slug: str):
+    """Show one tenant."""
+    return render_template("console/tenant.html", tenant=tenants.get_by_slug(slug))

@@ -1,0 +1,203 @@
+"""Declarative tenant files: `tenants/<slug>.toml`, parsed and validated as a whole."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from privacy_saas.processor.tenants.models import (
+    DEFAULT_RETAIN_AFTER_END,
+    DEFAULT_USAGE_RETENTION,
+    END_ACTIONS,
+    REGIONS,
+    parse_period,
+)
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class TomlDate(fields.Field):
+    """A TOML date literal (`2025-01-01`), or the same as an ISO string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dt.datetime):
+            raise ValidationError("must be a date (YYYY-MM-DD), not a date-time")
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ValidationError("must be a date (YYYY-MM-DD)")
+
+
+class Period(fields.String):
+    """An ISO-8601 period such as `P12M`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parse_period(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        return value
+
+
+class StrictBoolean(fields.Field):
+    """A TOML boolean, not a string that looks like one."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+class ContractSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    start = TomlDate(required=True)
+    end = TomlDate(load_default=None)
+    retain_after_end = Period(load_default=DEFAULT_RETAIN_AFTER_END)
+    end_action = fields.String(required=True, validate=validate.OneOf(END_ACTIONS))
+
+    @validates_schema
+    def _end_after_start(self, data, **kwargs):
+        if data.get("end") and data.get("start") and data["end"] < data["start"]:
+            raise ValidationError("must not be before contract.start", "end")
+
+
+class PolicySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    self_service_deletion = StrictBoolean(load_default=False)
+    usage_retention = Period(load_default=DEFAULT_USAGE_RETENTION)
+
+
+class AdminSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class TenantFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    slug = fields.String(required=True, validate=validate.Regexp(
+        SLUG_RE, error="must be 1-63 lower-case letters, digits or hyphens"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    region = fields.String(required=True, validate=validate.OneOf(REGIONS))
+    contract = fields.Nested(ContractSchema, required=True)
+    policy = fields.Nested(PolicySchema, load_default=lambda: PolicySchema().load({}))
+    admins = fields.List(fields.Nested(AdminSchema), load_default=list)
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    """What one tenant file asks for."""
+
+    path: Path
+    slug: str
+    name: str
+    region: str
+    contract_start: dt.date
+    contract_end: dt.date | None
+    retain_after_end: str
+    end_action: str
+    self_service_deletion: bool
+    usage_retention: str
+    admins: tuple[tuple[str, str], ...] = field(default=())
+
+    def tenant_fields(self) -> dict:
+        """Return the values the tenant row must hold."""
+        return {
+            "name": self.name,
+            "region": self.region,
+            "contract_start": self.contract_start,
+            "contract_end": self.contract_end,
+            "retain_after_end": self.retain_after_end,
+            "end_action": self.end_action,
+            "self_service_deletion": self.self_service_deletion,
+            "usage_retention": self.usage_retention,
+        }
+
+
+@dataclass
+class FileError:
+    """One problem in one file, at one field."""
+
+    path: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path.name}: {self.field}: {self.message}"
+
+
+def _flatten(messages, prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(_flatten(value, name))
+    elif isinstance(messages, list):
+        for item in messages:
+            out.extend(_flatten(item, prefix) if not isinstance(item, str) else [(prefix, item)])
+    else:
+        out.append((prefix, str(messages)))
+    return out
+
+
+def load_file(path: Path) -> tuple[TenantSpec | None, list[FileError]]:
+    """Parse and validate one tenant file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return None, [FileError(path, "(file)", "is not UTF-8 text")]
+    except tomllib.TOMLDecodeError as exc:
+        return None, [FileError(path, "(syntax)", str(exc))]
+    try:
+        data = TenantFileSchema().load(raw)
+    except ValidationError as exc:
+        return None, [FileError(path, name or "(file)", msg) for name, msg in _flatten(exc.messages)]
+    if data["slug"] != path.stem:
+        return None, [FileError(path, "slug", f"{data['slug']!r} does not match the file name {path.name!r}")]
+    emails = [a["email"].strip().lower() for a in data["admins"]]
+    if len(set(emails)) != len(emails):
+        return None, [FileError(path, "admins", "lists the same e-mail twice")]
+    contract, policy = data["contract"], data["policy"]
+    return TenantSpec(
+        path=path,
+        slug=data["slug"],
+        name=data["name"],
+        region=data["region"],
+        contract_start=contract["start"],
+        contract_end=contract["end"],
+        retain_after_end=contract["retain_after_end"],
+        end_action=contract["end_action"],
+        self_service_deletion=policy["self_service_deletion"],
+        usage_retention=policy["usage_retention"],
+        admins=tuple((a["email"].strip(), a["name"]) for a in data["admins"]),
+    ), []
+
+
+def load_dir(directory: Path) -> tuple[list[TenantSpec], list[FileError]]:
+    """Parse every `*.toml` in `directory`; errors are collected, not raised."""
+    if not directory.is_dir():
+        return [], [FileError(directory, "(directory)", "does not exist")]
+    specs, errors = [], []
+    for path in sorted(directory.glob("*.toml")):
+        spec, file_errors = load_file(path)
+        errors.extend(file_errors)
+        if spec:
+            specs.append(spec)
+    return specs, errors

@@ -1,0 +1,135 @@
+"""Tenants (client organisations) and their contracts."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+
+import isodate
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from privacy_saas import clock
+from privacy_saas.db import choice, uuid_pk
+from privacy_saas.errors import InvalidTransition
+from privacy_saas.extensions import db
+
+REGIONS = ("eu", "uk", "us")
+STATUSES = ("active", "ended", "purging", "purged")
+END_ACTIONS = ("delete", "return_then_delete", "anonymise")
+DEFAULT_RETAIN_AFTER_END = "P12M"
+DEFAULT_USAGE_RETENTION = "P24M"
+
+
+def parse_period(value: str) -> isodate.Duration | timedelta:
+    """Parse an ISO-8601 period of days, weeks, months or years (`P12M`, `P1Y6M`, `P30D`)."""
+    if not isinstance(value, str) or not value.startswith("P") or "T" in value:
+        raise ValueError(f"{value!r} is not an ISO-8601 period such as P12M or P30D")
+    try:
+        period = isodate.parse_duration(value)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an ISO-8601 period such as P12M or P30D") from exc
+    if date(2000, 1, 1) + period <= date(2000, 1, 1):
+        raise ValueError(f"{value!r} must be a positive period")
+    return period
+
+
+class Tenant(db.Model):
+    """A client organisation, for which the vendor processes personal data."""
+
+    __tablename__ = "tenants"
+    __table_args__ = (
+        choice("region", "region", REGIONS),
+        choice("status", "status", STATUSES),
+        choice("end_action", "end_action", END_ACTIONS),
+        sa.CheckConstraint("contract_end IS NULL OR contract_end >= contract_start",
+                           name="contract_dates"),
+    )
+
+    #: Time-ordered id, bound into the AAD of every encrypted value of the tenant.
+    id: Mapped[uuid.UUID] = uuid_pk()
+    #: Short stable name; also the name of the tenant file (`tenants/<slug>.toml`).
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    #: The organisation's name (a company, not a person).
+    name: Mapped[str] = mapped_column(sa.String(200))
+    #: Data residency: where this tenant's data must stay.
+    region: Mapped[str] = mapped_column(sa.String(8))
+    #: Lifecycle: active → ended → purging → purged.
+    status: Mapped[str] = mapped_column(sa.String(16), default="active", index=True)
+    #: First day of the contract.
+    contract_start: Mapped[date] = mapped_column(sa.Date)
+    #: Last day of the contract; none while open-ended.
+    contract_end: Mapped[date | None] = mapped_column(sa.Date)
+    #: How long data is kept after the contract ends (ISO-8601 period).
+    retain_after_end: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_RETAIN_AFTER_END)
+    #: What happens when retention is over: delete, return then delete, or anonymise.
+    end_action: Mapped[str] = mapped_column(sa.String(32), default="delete")
+    #: Standing instruction: registered users may delete their own account.
+    self_service_deletion: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    #: How long usage records are kept while the contract runs (ISO-8601 period).
+    usage_retention: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_USAGE_RETENTION)
+    #: When the status became `ended`.
+    ended_at: Mapped[datetime | None]
+    #: When the purge started.
+    purge_started_at: Mapped[datetime | None]
+    #: When the purge finished.
+    purged_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.slug} {self.status}>"
+
+    @property
+    def purge_due_on(self) -> date | None:
+        """Return the first day the purge may run: contract end + retention + 1 day."""
+        if self.contract_end is None:
+            return None
+        return self.contract_end + parse_period(self.retain_after_end) + timedelta(days=1)
+
+    def contract_has_ended(self, today: date | None = None) -> bool:
+        """Return whether the last contract day is in the past."""
+        today = today or clock.today()
+        return self.contract_end is not None and self.contract_end < today
+
+    def is_purge_due(self, today: date | None = None) -> bool:
+        """Return whether the retention after contract end is over."""
+        today = today or clock.today()
+        due = self.purge_due_on
+        return due is not None and today >= due
+
+    @property
+    def accepts_writes(self) -> bool:
+        """Return whether users and SCIM may still change this tenant's data."""
+        return self.status == "active"
+
+    def _move(self, allowed_from: tuple[str, ...], to: str) -> None:
+        if self.status not in allowed_from:
+            raise InvalidTransition(f"tenant {self.slug} is {self.status}; cannot become {to}")
+        self.status = to
+
+    def end_contract(self, on: date | None = None) -> None:
+        """Mark the contract ended (on `on`, default today)."""
+        on = on or clock.today()
+        if self.status != "active":
+            raise InvalidTransition(f"tenant {self.slug} is {self.status}; cannot end its contract")
+        if on < self.contract_start:
+            raise InvalidTransition(f"tenant {self.slug}: contract cannot end before it starts")
+        if self.contract_end is None or self.contract_end > on:
+            self.contract_end = on
+        self._move(("active",), "ended")
+        self.ended_at = clock.now()
+
+    def reinstate(self) -> None:
+        """Return an ended tenant to active (contract renewed before the purge started)."""
+        self._move(("ended",), "active")
+        self.ended_at = None
+
+    def start_purge(self) -> None:
+        """Mark the purge started; only an ended tenant can be purged."""
+        self._move(("ended",), "purging")
+        self.purge_started_at = clock.now()
+
+    def finish_purge(self) -> None:
+        """Mark the purge finished."""
+        self._move(("purging",), "purged")
+        self.purged_at = clock.now()

@@ -1,0 +1,122 @@
+"""Tenant queries and the plan/apply of declarative tenant files."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from privacy_saas import clock
+from privacy_saas.errors import NotFound
+from privacy_saas.extensions import db
+from privacy_saas.processor.tenants.files import TenantSpec
+from privacy_saas.processor.tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+def get(tenant_id) -> Tenant:
+    """Return the tenant with `tenant_id`, or raise NotFound."""
+    tenant = db.session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("no such tenant")
+    return tenant
+
+
+def get_by_slug(slug: str) -> Tenant:
+    """Return the tenant named `slug`, or raise NotFound."""
+    tenant = db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise NotFound(f"no tenant {slug!r}")
+    return tenant
+
+
+def list_all(status: str | None = None) -> list[Tenant]:
+    """Return all tenants, optionally of one status, by slug."""
+    query = sa.select(Tenant).order_by(Tenant.slug)
+    if status:
+        query = query.where(Tenant.status == status)
+    return list(db.session.scalars(query))
+
+
+@dataclass
+class Change:
+    """What apply would do to one tenant."""
+
+    slug: str
+    action: str  # create | update | unchanged | orphaned | locked
+    changes: dict = field(default_factory=dict)
+    note: str = ""
+
+    def describe(self) -> str:
+        """Return one human line."""
+        if self.action == "update":
+            parts = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in self.changes.items())
+            text = f"update contract  {self.slug}  ({parts})"
+        else:
+            text = f"{self.action:<16} {self.slug}"
+        return f"{text}  {self.note}".rstrip()
+
+
+def _status_after(spec: TenantSpec, current: str | None) -> str | None:
+    """Return the status a tenant must move to for the file's contract end, if any."""
+    ended = spec.contract_end is not None and spec.contract_end < clock.today()
+    if current in (None, "active") and ended:
+        return "ended"
+    if current == "ended" and not ended:
+        return "active"
+    return None
+
+
+def plan(specs: list[TenantSpec]) -> list[Change]:
+    """Compare tenant files with the database, writing nothing."""
+    existing = {t.slug: t for t in db.session.scalars(sa.select(Tenant))}
+    changes: list[Change] = []
+    for spec in specs:
+        tenant = existing.pop(spec.slug, None)
+        if tenant is None:
+            note = "(contract already ended)" if _status_after(spec, None) else ""
+            changes.append(Change(spec.slug, "create", note=note))
+            continue
+        if tenant.status in ("purging", "purged"):
+            changes.append(Change(spec.slug, "locked", note=f"(tenant is {tenant.status}; file ignored)"))
+            continue
+        diff = {
+            key: (getattr(tenant, key), value)
+            for key, value in spec.tenant_fields().items()
+            if getattr(tenant, key) != value
+        }
+        move = _status_after(spec, tenant.status)
+        if move:
+            diff["status"] = (tenant.status, move)
+        changes.append(Change(spec.slug, "update" if diff else "unchanged", diff))
+    for slug, tenant in sorted(existing.items()):
+        changes.append(Change(slug, "orphaned", note=f"(no file; {tenant.status}; never deleted by apply)"))
+    return changes
+
+
+def apply(specs: list[TenantSpec]) -> list[Change]:
+    """Bring the database in line with the files; the caller commits once."""
+    changes = plan(specs)
+    by_slug = {spec.slug: spec for spec in specs}
+    for change in changes:
+        spec = by_slug.get(change.slug)
+        if change.action == "create":
+            tenant = Tenant(slug=spec.slug, status="active", **spec.tenant_fields())
+            db.session.add(tenant)
+            db.session.flush()
+            if _status_after(spec, None) == "ended":
+                tenant.end_contract(spec.contract_end)
+            log.info("tenant %s created from %s", tenant.slug, spec.path.name)
+        elif change.action == "update":
+            tenant = get_by_slug(change.slug)
+            for key, (_old, new) in change.changes.items():
+                if key != "status":
+                    setattr(tenant, key, new)
+            move = change.changes.get("status")
+            if move and move[1] == "ended":
+                tenant.end_contract(spec.contract_end)
+            elif move and move[1] == "active":
+                tenant.reinstate()
+            log.info("tenant %s updated: %s", tenant.slug, ", ".join(change.changes))
+    db.session.flush()
+    return changes

@@ -1,0 +1,3 @@
+from privacy_saas import create_app
+
+app = create_app()
