@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_errors(app)
     _register_headers(app)
+    _register_transaction_boundary(app)
 
     from privacy_saas.cli import register
 
@@ -47,7 +48,8 @@ def _init_extensions(app: Flask) -> None:
     from privacy_saas.extensions import api, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.session_protection = "strong"
@@ -134,4 +136,17 @@ def _register_headers(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         if request.path.startswith(("/api", "/scim", "/console")):
             headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _register_transaction_boundary(app: Flask) -> None:
+    """Services flush; the request commits when it succeeded and rolls back otherwise."""
+    from privacy_saas.extensions import db
+
+    @app.after_request
+    def _commit(response):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
         return response
