@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     logging.basicConfig(level=os.environ.get("PRIVACY_SAAS_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.makedirs(app.instance_path, exist_ok=True)
-    app.config.update(from_env(app.instance_path))
+    app.config.update(from_env(app.instance_path, config))
     app.config["API_SPEC_OPTIONS"] = {
         "components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "description": "pst_... API token"}}},
@@ -57,9 +57,15 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app)
 
+    from privacy_saas.crypto.keyring import init_keyring
+
+    keyring = init_keyring(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
+        # Refuse to start with a master key that cannot unwrap the stored data keys.
+        keyring.check_master_keys()
+        db.session.remove()
 
     from privacy_saas.auth.loaders import load_user
 

@@ -140,7 +140,9 @@ def staff_demo():
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
-    for group in (tenants_cli, staff_cli):
+    from privacy_saas.crypto.cli import keys_cli
+
+    for group in (tenants_cli, staff_cli, keys_cli):
         app.cli.add_command(group)
 
 

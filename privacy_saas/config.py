@@ -41,11 +41,12 @@ def _instance_secret(instance_path: Path, name: str, make, what: str) -> str:
     return value
 
 
-def from_env(instance_path: str) -> dict:
-    """Return the configuration read from the environment."""
+def from_env(instance_path: str, overrides: dict | None = None) -> dict:
+    """Return the configuration read from the environment (secrets in `overrides` win)."""
+    overrides = overrides or {}
     ipath = Path(instance_path)
     database_url = _database_url(ipath)
-    master_keys = os.environ.get("PRIVACY_SAAS_MASTER_KEYS")
+    master_keys = overrides.get("PRIVACY_SAAS_MASTER_KEYS") or os.environ.get("PRIVACY_SAAS_MASTER_KEYS")
     master_keys_file = os.environ.get("PRIVACY_SAAS_MASTER_KEYS_FILE")
     if not master_keys and master_keys_file:
         master_keys = Path(master_keys_file).read_text()
@@ -54,7 +55,7 @@ def from_env(instance_path: str) -> dict:
             ipath, "master.keys",
             lambda: "1:" + base64.b64encode(secrets.token_bytes(32)).decode(), "master key",
         )
-    secret_key = os.environ.get("SECRET_KEY") or _instance_secret(
+    secret_key = overrides.get("SECRET_KEY") or os.environ.get("SECRET_KEY") or _instance_secret(
         ipath, "secret_key", lambda: secrets.token_urlsafe(48), "SECRET_KEY"
     )
     return {

@@ -1,7 +1,20 @@
-"""The job queue: RQ on Redis when REDIS_URL is set, else an in-process runner."""
+"""The job queue: RQ on Redis when REDIS_URL is set, else an in-process runner.
+
+Jobs are named by dotted path and take only ids and plain values, never personal data.
+"""
 from __future__ import annotations
 
-from flask import Flask
+import importlib
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "privacy_saas"
 
 
 def redis_connection(app: Flask):
@@ -13,7 +26,7 @@ def redis_connection(app: Flask):
     if conn is None:
         from redis import Redis
 
-        conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
         app.extensions["privacy_saas.redis"] = conn
     return conn
 
@@ -29,3 +42,77 @@ def ping(app: Flask) -> bool:
         return bool(conn.ping())
     except RedisError:
         return False
+
+
+def resolve(name: str):
+    """Return the job function at dotted path `name`."""
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _check_args(args) -> None:
+    for arg in args:
+        if not isinstance(arg, (str, int, float, bool, type(None), uuid.UUID)):
+            raise TypeError(f"job arguments must be ids or plain values, not {type(arg).__name__}")
+
+
+def enqueue(name: str, *args, job_id: str | None = None, retries: int = 3, **kwargs) -> str:
+    """Queue job `name(*args)`; returns the job id."""
+    _check_args(list(args) + list(kwargs.values()))
+    args = tuple(str(a) if isinstance(a, uuid.UUID) else a for a in args)
+    app = current_app._get_current_object()
+    conn = redis_connection(app)
+    job_id = job_id or uuid.uuid4().hex
+    if conn is not None:
+        from rq import Queue, Retry
+
+        Queue(QUEUE_NAME, connection=conn).enqueue(
+            name, *args, job_id=job_id, retry=Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None,
+            job_timeout=3600, **kwargs)
+        return job_id
+    if app.config.get("JOBS_EAGER"):
+        _run_inline(app, name, args, kwargs)
+        return job_id
+    _executor(app).submit(_run_inline, app, name, args, kwargs)
+    return job_id
+
+
+_executor_lock = threading.Lock()
+
+
+def _executor(app: Flask) -> ThreadPoolExecutor:
+    with _executor_lock:
+        pool = app.extensions.get("privacy_saas.jobs")
+        if pool is None:
+            # One worker thread: SQLite has one writer anyway, and jobs stay ordered.
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacy-saas-job")
+            app.extensions["privacy_saas.jobs"] = pool
+        return pool
+
+
+def _run_inline(app: Flask, name: str, args, kwargs) -> None:
+    from privacy_saas.extensions import db
+
+    with app.app_context():
+        try:
+            resolve(name)(*args, **kwargs)
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", name)
+            if app.config.get("JOBS_EAGER"):
+                raise
+        finally:
+            db.session.remove()
+
+
+def report_progress(done: int, total: int | None = None, **extra) -> None:
+    """Record progress in the current RQ job's meta (no-op in-process)."""
+    try:
+        from rq import get_current_job
+    except ImportError:
+        return
+    job = get_current_job()
+    if job is None:
+        return
+    job.meta.update({"done": done, "total": total, **extra})
+    job.save_meta()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from privacy_saas import clock
+from privacy_saas.crypto.service import create_tenant_keys
 from privacy_saas.errors import NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.files import TenantSpec
@@ -104,6 +105,7 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
             tenant = Tenant(slug=spec.slug, status="active", **spec.tenant_fields())
             db.session.add(tenant)
             db.session.flush()
+            create_tenant_keys(tenant)
             if _status_after(spec, None) == "ended":
                 tenant.end_contract(spec.contract_end)
             log.info("tenant %s created from %s", tenant.slug, spec.path.name)

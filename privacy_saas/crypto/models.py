@@ -1,0 +1,63 @@
+"""Wrapped data keys: the only place key material is stored, and only wrapped."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from privacy_saas import clock
+from privacy_saas.db import choice, uuid_pk
+from privacy_saas.extensions import db
+
+PURPOSES = ("data", "index")
+
+
+class DataKey(db.Model):
+    """One version of a scope's data key (or blind-index key), wrapped under a master key."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (
+        sa.UniqueConstraint("scope", "purpose", "version"),
+        choice("purpose", "purpose", PURPOSES),
+        sa.CheckConstraint("(wrapped IS NULL) = (destroyed_at IS NOT NULL)", name="destroyed_has_no_key"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    #: `tenant:<uuid>` or `controller`.
+    scope: Mapped[str] = mapped_column(sa.String(64), index=True)
+    #: `data` encrypts fields; `index` keys the blind indexes (not rotated with the data key).
+    purpose: Mapped[str] = mapped_column(sa.String(8))
+    #: Data key version, written into every envelope it seals.
+    version: Mapped[int] = mapped_column(sa.Integer)
+    #: Master key version that wraps it.
+    master_version: Mapped[int] = mapped_column(sa.Integer)
+    #: The wrapped key; NULL once destroyed (crypto-shredded).
+    wrapped: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    destroyed_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<DataKey {self.scope} {self.purpose} v{self.version}>"
+
+    @property
+    def key_id(self) -> str:
+        """Return a stable public name for this key version (used in certificates)."""
+        return f"{self.scope}/{self.purpose}/v{self.version}"
+
+
+class KeyRotation(db.Model):
+    """Progress of re-encrypting a scope's rows from older data key versions to `to_version`."""
+
+    __tablename__ = "key_rotations"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    scope: Mapped[str] = mapped_column(sa.String(64), index=True)
+    to_version: Mapped[int] = mapped_column(sa.Integer)
+    #: `table` of the last batch committed, and the last row id it reached (checkpoint).
+    table_name: Mapped[str | None] = mapped_column(sa.String(64))
+    last_id: Mapped[uuid.UUID | None]
+    rows_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=clock.now)
+    finished_at: Mapped[datetime | None]

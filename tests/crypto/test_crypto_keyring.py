@@ -1,0 +1,201 @@
+"""Keyring, encrypted fields, blind index, rotation and crypto-shredding against the database."""
+import logging
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from privacy_saas.crypto import DecryptionError, KeyDestroyed, KeyUnavailable
+from privacy_saas.crypto.keyring import keyring, tenant_scope
+from privacy_saas.crypto.models import DataKey
+from privacy_saas.crypto.service import create_tenant_keys, destroy_tenant_keys
+from privacy_saas.processor.users.models import RegisteredUser
+
+
+@pytest.fixture
+def keyed_tenant(make_tenant):
+    def make(slug=None):
+        tenant = make_tenant(slug)
+        create_tenant_keys(tenant)
+        return tenant
+    return make
+
+
+def add_user(session, tenant, email="ada@example.com", name="Ada Lovelace", **extra):
+    user = RegisteredUser(tenant_id=tenant.id, email=email, display_name=name,
+                          email_bidx=keyring().email_index(tenant_scope(tenant.id), email), **extra)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def reload(session, user):
+    key = (user.tenant_id, user.id)
+    session.expunge_all()
+    return session.get(RegisteredUser, key)
+
+
+def raw(session, user, column="email_ct"):
+    return session.execute(sa.text(f"SELECT {column} FROM registered_users WHERE id = :id"),
+                           {"id": user.id.hex if session.get_bind().dialect.name == "sqlite" else user.id}).scalar()
+
+
+def test_round_trip_and_nothing_plaintext_in_the_row(session, keyed_tenant):
+    tenant = keyed_tenant()
+    user = add_user(session, tenant, email="ada@example.com", name="Ada Ünïcode 名前",
+                    given_name="", family_name=None)
+    loaded = reload(session, user)
+    assert loaded.email == "ada@example.com"
+    assert loaded.display_name == "Ada Ünïcode 名前"
+    assert loaded.given_name == ""
+    assert loaded.family_name is None
+    stored = bytes(raw(session, user))
+    assert b"ada@example.com" not in stored and stored[0] == 1
+
+
+def test_ciphertext_type_refuses_plaintext(session, keyed_tenant):
+    tenant = keyed_tenant()
+    user = add_user(session, tenant)
+    user.email_ct = b"plain text"
+    with pytest.raises(sa.exc.StatementError):
+        session.flush()
+    session.rollback()
+
+
+@pytest.mark.parametrize("swap", ["row", "column", "tenant"])
+def test_moved_ciphertext_does_not_decrypt(session, keyed_tenant, swap):
+    tenant, other_tenant = keyed_tenant(), keyed_tenant()
+    first = add_user(session, tenant, email="a@example.com")
+    second = add_user(session, tenant, email="b@example.com")
+    foreign = add_user(session, other_tenant, email="c@example.com")
+    if swap == "row":
+        second.email_ct = first.email_ct
+        target, attr = second, "email"
+    elif swap == "column":
+        first.display_name_ct = first.email_ct
+        target, attr = first, "display_name"
+    else:
+        first.email_ct = foreign.email_ct
+        target, attr = first, "email"
+    session.flush()
+    target = reload(session, target)
+    with pytest.raises((DecryptionError, KeyUnavailable)):
+        getattr(target, attr)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "format"])
+def test_damaged_ciphertext_raises_decryption_error(session, keyed_tenant, damage):
+    tenant = keyed_tenant()
+    user = add_user(session, tenant)
+    blob = bytearray(user.email_ct)
+    if damage == "flip":
+        blob[-5] ^= 0x01
+    elif damage == "truncate":
+        blob = blob[:20]
+    else:
+        blob[0] = 1  # keep the type's guard happy; corrupt the key version instead
+        blob[1:5] = (99).to_bytes(4, "big")
+    user.email_ct = bytes(blob)
+    session.flush()
+    with pytest.raises((DecryptionError, KeyUnavailable)):
+        reload(session, user).email
+
+
+def test_blind_index_normalises_and_differs_across_tenants(session, keyed_tenant):
+    a, b = keyed_tenant(), keyed_tenant()
+    ring = keyring()
+    assert ring.email_index(tenant_scope(a.id), "Ada@Example.COM ") == ring.email_index(tenant_scope(a.id), "ada@example.com")
+    assert ring.email_index(tenant_scope(a.id), "ada@example.com") != ring.email_index(tenant_scope(b.id), "ada@example.com")
+    assert len(ring.email_index(tenant_scope(a.id), "x@y.z")) == 16
+
+
+def test_blind_index_uniqueness_per_tenant(session, keyed_tenant):
+    tenant = keyed_tenant()
+    add_user(session, tenant, email="ada@example.com")
+    with pytest.raises(sa.exc.IntegrityError):
+        add_user(session, tenant, email="ADA@example.com")
+    session.rollback()
+
+
+def test_crypto_shred_makes_reads_fail(session, keyed_tenant):
+    tenant, bystander = keyed_tenant(), keyed_tenant()
+    user = add_user(session, tenant)
+    kept = add_user(session, bystander, email="keep@example.com")
+    destroyed = destroy_tenant_keys(tenant)
+    assert sorted(destroyed) == sorted([f"{tenant_scope(tenant.id)}/data/v1", f"{tenant_scope(tenant.id)}/index/v1"])
+    wrapped = session.scalars(sa.select(DataKey.wrapped).where(DataKey.scope == tenant_scope(tenant.id))).all()
+    assert wrapped == [None, None]
+    with pytest.raises(KeyDestroyed):
+        reload(session, user).email
+    with pytest.raises(KeyDestroyed):
+        keyring().email_index(tenant_scope(tenant.id), "ada@example.com")
+    assert reload(session, kept).email == "keep@example.com"
+
+
+def test_other_process_shred_is_seen_after_recheck(app, session, keyed_tenant):
+    """A cache entry is re-validated against data_keys within `recheck` seconds."""
+    from privacy_saas.crypto.cache import TTLCache
+    tenant = keyed_tenant()
+    user = add_user(session, tenant)
+    ring = keyring()
+    now = [0.0]
+    original = ring._cache
+    ring._cache = TTLCache(ttl=300, recheck=5, clock=lambda: now[0])
+    try:
+        assert reload(session, user).email == "ada@example.com"
+        # Another process destroys the keys: simulate by updating the rows behind the cache's back.
+        session.execute(sa.update(DataKey).where(DataKey.scope == tenant_scope(tenant.id))
+                        .values(wrapped=None, destroyed_at=sa.func.current_timestamp()))
+        assert reload(session, user).email == "ada@example.com"  # still cached
+        now[0] += 6
+        with pytest.raises(KeyDestroyed):
+            reload(session, user).email
+    finally:
+        ring._cache = original
+
+
+def test_master_rotation_then_restart_without_old_key(app, session, keyed_tenant, tmp_path_factory):
+    from privacy_saas.crypto.keyring import Keyring
+    from privacy_saas.crypto.providers import LocalKeyProvider, generate_master_key_spec, parse_master_keys
+    tenant = keyed_tenant()
+    user = add_user(session, tenant)
+    old = parse_master_keys(app.config["PRIVACY_SAAS_MASTER_KEYS"])
+    new = parse_master_keys(generate_master_key_spec(version=2))
+    rotated = Keyring(LocalKeyProvider({**old, **new}))
+    assert rotated.rewrap_all() >= 2
+    assert set(session.scalars(sa.select(DataKey.master_version).where(DataKey.destroyed_at.is_(None)))) == {2}
+    restarted = Keyring(LocalKeyProvider(new))
+    restarted.check_master_keys()
+    original = app.extensions["privacy_saas.keyring"]
+    app.extensions["privacy_saas.keyring"] = restarted
+    try:
+        assert reload(session, user).email == "ada@example.com"
+    finally:
+        app.extensions["privacy_saas.keyring"] = original
+
+
+def test_missing_master_key_refuses_start(app, session, keyed_tenant):
+    from privacy_saas.crypto.keyring import Keyring
+    from privacy_saas.crypto.providers import LocalKeyProvider, parse_master_keys, generate_master_key_spec
+    keyed_tenant()
+    wrong = Keyring(LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=1))))
+    with pytest.raises(KeyUnavailable, match="master key version 1"):
+        wrong.check_master_keys()
+    absent = Keyring(LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=7))))
+    with pytest.raises(KeyUnavailable, match="master key version 1 is not configured"):
+        absent.check_master_keys()
+
+
+def test_no_key_or_plaintext_in_logs(session, keyed_tenant, caplog):
+    caplog.set_level(logging.DEBUG)
+    canary = f"canary-{uuid.uuid4().hex}@example.com"
+    tenant = keyed_tenant()
+    user = add_user(session, tenant, email=canary, name="Canary Name " + canary)
+    reload(session, user).email
+    destroy_tenant_keys(tenant)
+    with pytest.raises(KeyDestroyed) as info:
+        reload(session, user).email
+    text = caplog.text + repr(keyring()) + str(info.value) + repr(info.value)
+    assert canary not in text
+    assert "Canary Name" not in text
