@@ -138,11 +138,43 @@ def staff_demo():
     click.echo(f"demo staff account created: {email} / {password}  (shown once)")
 
 
+# --- audit ---------------------------------------------------------------------------------
+
+@click.group("audit")
+def audit_cli():
+    """The hash-chained audit log."""
+
+
+@audit_cli.command("verify")
+@click.option("--scope", "slug", help="A tenant slug, `controller` or `platform` (default: every chain).")
+@with_appcontext
+def audit_verify(slug):
+    """Walk the chains; exit 1 at the first broken link."""
+    from privacy_saas.audit.service import verify
+
+    scope = slug
+    if slug and slug not in ("controller", "platform"):
+        from privacy_saas.processor.tenants import service as tenants
+
+        try:
+            scope = f"tenant:{tenants.get_by_slug(slug).id}"
+        except AppError as exc:
+            fail(exc.message)
+    reports = verify(scope)
+    broken = [r for r in reports if r.broken_at is not None]
+    for report in reports:
+        state = f"BROKEN at #{report.broken_at} ({report.reason})" if report.broken_at else "OK"
+        click.echo(f"{report.scope:<48} {report.entries:>8} entries  {state}")
+    if broken:
+        sys.exit(1)
+    click.echo(f"OK: {len(reports)} chain(s), {sum(r.entries for r in reports)} entries")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
     from privacy_saas.crypto.cli import keys_cli
 
-    for group in (tenants_cli, staff_cli, keys_cli):
+    for group in (tenants_cli, staff_cli, keys_cli, audit_cli):
         app.cli.add_command(group)
 
 

@@ -1,4 +1,5 @@
 """Import every model so the metadata (and Alembic) sees the whole schema."""
+from privacy_saas.audit.models import AuditEntry, AuditHead  # noqa: F401
 from privacy_saas.auth.models import ApiToken, Staff  # noqa: F401
 from privacy_saas.crypto.models import DataKey, KeyRotation  # noqa: F401
 from privacy_saas.processor.tenants.models import Tenant  # noqa: F401

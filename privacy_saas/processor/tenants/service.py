@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from privacy_saas import clock
+from privacy_saas import audit, clock
 from privacy_saas.crypto.service import create_tenant_keys
 from privacy_saas.errors import NotFound
 from privacy_saas.extensions import db
@@ -108,6 +108,8 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
             create_tenant_keys(tenant)
             if _status_after(spec, None) == "ended":
                 tenant.end_contract(spec.contract_end)
+            audit.record("tenant.create", tenant_id=tenant.id, targets=[tenant.id],
+                         detail={"status": tenant.status, "end_action": tenant.end_action})
             log.info("tenant %s created from %s", tenant.slug, spec.path.name)
         elif change.action == "update":
             tenant = get_by_slug(change.slug)
@@ -119,6 +121,8 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
                 tenant.end_contract(spec.contract_end)
             elif move and move[1] == "active":
                 tenant.reinstate()
+            audit.record("tenant.update", tenant_id=tenant.id, targets=[tenant.id],
+                         detail={"fields": sorted(change.changes)})
             log.info("tenant %s updated: %s", tenant.slug, ", ".join(change.changes))
     db.session.flush()
     return changes

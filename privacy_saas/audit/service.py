@@ -1,0 +1,131 @@
+"""Write and verify the audit chains."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import g, has_request_context
+
+from privacy_saas import clock
+from privacy_saas.audit.models import AuditEntry, AuditHead
+from privacy_saas.extensions import db
+
+GENESIS = b"\x00" * 32
+#: What a string in `detail` or `targets` may look like: ids, slugs, codes. Never an e-mail or a name.
+_SAFE = re.compile(r"^[A-Za-z0-9_.:/-]{0,80}$")
+
+
+def scope_of(tenant_id) -> str:
+    """Return the chain of a tenant (or `platform` when there is none)."""
+    return f"tenant:{tenant_id}" if tenant_id else "platform"
+
+
+def _safe(value, where: str):
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str) and _SAFE.match(value) and "@" not in value:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_safe(v, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _safe(v, where) for k, v in value.items()}
+    raise ValueError(f"audit {where} may hold ids, codes and counts only")
+
+
+def canonical(entry: AuditEntry) -> bytes:
+    """Return the canonical JSON the hash covers."""
+    body = {
+        "scope": entry.scope, "seq": entry.seq, "at": entry.at.isoformat(),
+        "actor_kind": entry.actor_kind, "actor_id": entry.actor_id, "action": entry.action,
+        "tenant_id": str(entry.tenant_id) if entry.tenant_id else None,
+        "targets": entry.targets, "outcome": entry.outcome, "detail": entry.detail,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _lock_head(scope: str) -> AuditHead:
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(AuditHead).values(scope=scope, seq=0, hash=GENESIS)
+                       .on_conflict_do_nothing(index_elements=["scope"]))
+    # FOR UPDATE serialises writers of one scope on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
+    return db.session.scalars(
+        sa.select(AuditHead).where(AuditHead.scope == scope).with_for_update()
+        .execution_options(populate_existing=True)).one()
+
+
+def current_actor() -> tuple[str, str | None]:
+    """Return the actor of the current request, or the system."""
+    if has_request_context():
+        principal = g.get("principal")
+        if principal is not None:
+            return principal.actor
+    return "system", None
+
+
+def record(action: str, *, tenant_id=None, scope: str | None = None, targets=(), outcome: str = "ok",
+           detail: dict | None = None, actor: tuple[str, str | None] | None = None) -> AuditEntry:
+    """Append an entry to its scope's chain, in the caller's transaction."""
+    scope = scope or scope_of(tenant_id)
+    actor_kind, actor_id = actor or current_actor()
+    head = _lock_head(scope)
+    entry = AuditEntry(
+        scope=scope, seq=head.seq + 1, at=clock.now(), actor_kind=actor_kind,
+        actor_id=str(actor_id) if actor_id is not None else None, action=action,
+        tenant_id=tenant_id, targets=_safe(list(targets), "targets"), outcome=outcome,
+        detail=_safe(detail or {}, "detail"), prev_hash=head.hash,
+    )
+    entry.hash = hashlib.sha256(head.hash + canonical(entry)).digest()
+    head.seq, head.hash = entry.seq, entry.hash
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+@dataclass
+class ChainReport:
+    scope: str
+    entries: int
+    broken_at: int | None = None
+    reason: str = ""
+
+
+def verify(scope: str | None = None, batch: int = 5000) -> list[ChainReport]:
+    """Walk each chain (or one) and report the first broken link."""
+    scopes = [scope] if scope else db.session.scalars(
+        sa.select(AuditEntry.scope).distinct().order_by(AuditEntry.scope)).all()
+    reports = []
+    for name in scopes:
+        report = ChainReport(name, 0)
+        prev, expected_seq, last_seq = GENESIS, 1, 0
+        while report.broken_at is None:
+            rows = db.session.scalars(
+                sa.select(AuditEntry).where(AuditEntry.scope == name, AuditEntry.seq > last_seq)
+                .order_by(AuditEntry.seq).limit(batch)).all()
+            if not rows:
+                break
+            for entry in rows:
+                if entry.seq != expected_seq:
+                    report.broken_at, report.reason = expected_seq, "entry missing"
+                    break
+                if entry.prev_hash != prev or hashlib.sha256(prev + canonical(entry)).digest() != entry.hash:
+                    report.broken_at, report.reason = entry.seq, "hash mismatch"
+                    break
+                prev, expected_seq, last_seq = entry.hash, expected_seq + 1, entry.seq
+                report.entries += 1
+            db.session.expunge_all()
+        if report.broken_at is None:
+            head = db.session.get(AuditHead, name)
+            if head is not None and (head.seq != report.entries or head.hash != prev):
+                report.broken_at, report.reason = report.entries + 1, "entries after the last one were removed"
+        reports.append(report)
+    return reports

@@ -1,0 +1,61 @@
+"""Hash-chained audit log."""
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from privacy_saas.audit import record
+from privacy_saas.audit.models import AuditEntry
+from privacy_saas.audit.service import verify
+
+
+def test_chain_verifies_and_detects_tampering(session, tenant):
+    for n in range(5):
+        record("user.create", tenant_id=tenant.id, targets=[tenant.id], detail={"n": n}, actor=("cli", None))
+    record("staff.login", actor=("staff", "x"))
+    reports = {r.scope: r for r in verify()}
+    assert reports[f"tenant:{tenant.id}"].entries == 5 and reports[f"tenant:{tenant.id}"].broken_at is None
+    assert reports["platform"].entries == 1
+    third = session.scalar(sa.select(AuditEntry).where(AuditEntry.scope == f"tenant:{tenant.id}", AuditEntry.seq == 3))
+    third.detail = {"n": 99}
+    session.flush()
+    report = verify(f"tenant:{tenant.id}")[0]
+    assert report.broken_at == 3 and report.reason == "hash mismatch"
+
+
+def test_deleted_entry_is_detected(session, tenant):
+    for n in range(3):
+        record("user.update", tenant_id=tenant.id, actor=("cli", None))
+    session.execute(sa.delete(AuditEntry).where(AuditEntry.scope == f"tenant:{tenant.id}", AuditEntry.seq == 2))
+    assert verify(f"tenant:{tenant.id}")[0].broken_at == 2
+    session.execute(sa.delete(AuditEntry).where(AuditEntry.scope == f"tenant:{tenant.id}", AuditEntry.seq == 3))
+    assert verify(f"tenant:{tenant.id}")[0].broken_at == 2
+
+
+@pytest.mark.parametrize("bad", [{"email": "ada@example.com"}, {"name": "Ada Lovelace"}])
+def test_personal_data_is_refused(session, bad):
+    with pytest.raises(ValueError):
+        record("user.create", detail=bad, actor=("cli", None))
+
+
+def test_concurrent_writers_do_not_fork_the_chain(app, committed):
+    errors = []
+
+    def write(n):
+        try:
+            with app.app_context():
+                from privacy_saas.extensions import db
+                for _ in range(10):
+                    record("job.tick", scope="platform", detail={"worker": n}, actor=("system", None))
+                    db.session.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    report = verify("platform")[0]
+    assert report.entries == 40 and report.broken_at is None
