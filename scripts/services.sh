@@ -69,7 +69,7 @@ svc_apt_install() {
         _SVC_APT_UPDATED=1
     fi
     _svc_log "apt-get install -y $*"
-    "${apt[@]}" install -y -qq --no-install-recommends "$@" </dev/null
+    "${apt[@]}" install -y -q "$@" </dev/null
 }
 
 # Newest PostgreSQL bin dir, found dynamically (Debian puts each major version

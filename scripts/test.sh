@@ -126,7 +126,7 @@ echo
 echo "=================== summary ==================="
 for s in "${SUMMARY[@]}"; do echo "$s"; done
 if ((${#FAILED[@]})); then
-    echo "FAILED: ${FAILED[*]}"
+    (IFS=","; echo "FAILED: ${FAILED[*]}")
     rc=1
 else
     echo "all steps passed"
