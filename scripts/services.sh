@@ -9,7 +9,7 @@
 #        trap services_stop EXIT
 #        services_start                     # exports the variables below
 #        ...
-#        services_stop                      # idempotent; the trap calls it too
+#        services_stop                      # idempotent; stops only what this shell started
 #
 #   2. Execute it to stop/start one server while the services are up (fault
 #      tests). It reads the variables that services_start exported:
@@ -257,8 +257,10 @@ _svc_write_ctl() {
 }
 
 services_start() {
+    # Already up (e.g. inherited from a parent script): reuse, and leave the
+    # stopping to whoever started them (_SVC_OWNED is deliberately not exported).
     if [[ -n "${PRIVACY_SAAS_SERVICES_DIR:-}" && -d "${PRIVACY_SAAS_SERVICES_DIR}" ]]; then
-        _svc_log "already started in $PRIVACY_SAAS_SERVICES_DIR"; return 0
+        _svc_log "reusing services in $PRIVACY_SAAS_SERVICES_DIR"; return 0
     fi
     PG_BIN="$(svc_pg_bin)" || { _svc_log "PostgreSQL not installed (run services_ensure_installed)"; return 1; }
     local tmp ports
@@ -266,6 +268,7 @@ services_start() {
     tmp="$(mktemp -d /tmp/psaas-services.XXXXXX)" || return 1
     # Exported first, so services_stop can clean up even if start fails half-way.
     export PRIVACY_SAAS_SERVICES_DIR="$tmp" PRIVACY_SAAS_SERVICES_SH="$_SERVICES_SH"
+    _SVC_OWNED=1
     chmod 755 "$tmp"     # `postgres` must be able to traverse into it
     ports="$(svc_free_ports 2)" || return 1
     read -r PG_PORT REDIS_PORT <<<"$ports"
@@ -299,12 +302,12 @@ services_start() {
 # delete the temp dir. Safe to call twice, or after a failed start.
 services_stop() {
     local tmp="${PRIVACY_SAAS_SERVICES_DIR:-}"
-    [[ -n "$tmp" && -d "$tmp" ]] || return 0
+    [[ -n "${_SVC_OWNED:-}" && -n "$tmp" && -d "$tmp" ]] || return 0
     if [[ -n "${REDIS_PIDFILE:-}" ]]; then svc_redis_stop TERM; fi
     if [[ -n "${PG_DATA:-}" && -n "${PG_BIN:-}" ]]; then svc_pg_stop fast; fi
     # Only ever delete a directory we created (guard against an odd env).
     case "$tmp" in /tmp/psaas-services.*) rm -rf -- "$tmp" ;; esac
-    unset PRIVACY_SAAS_SERVICES_DIR PRIVACY_SAAS_PG_CTL PRIVACY_SAAS_REDIS_CTL
+    unset PRIVACY_SAAS_SERVICES_DIR PRIVACY_SAAS_PG_CTL PRIVACY_SAAS_REDIS_CTL _SVC_OWNED
     return 0
 }
 
