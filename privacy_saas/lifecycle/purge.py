@@ -88,7 +88,7 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
         return None, "no such tenant"
     decision = purge_decision(tenant)
     if not decision.allowed:
-        db.session.rollback()
+        db.session.commit()  # nothing changed; ends the transaction and its row lock
         return None, decision.reason
     run = db.session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
     if run is None:
@@ -98,7 +98,7 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
         tenant.start_purge()
         audit.record("purge.started", tenant_id=tenant.id, targets=[run.id], actor=("system", worker))
     elif not _take_lease(run, worker):
-        db.session.rollback()
+        db.session.commit()
         raise PurgeBusy(f"tenant {tenant.slug} is being purged by {run.locked_by}")
     run.attempts += 1
     db.session.commit()

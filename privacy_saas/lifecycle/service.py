@@ -86,7 +86,7 @@ def purge_decision(tenant: Tenant, today: date | None = None) -> PurgeDecision:
     if holds:
         return PurgeDecision(tenant, False, f"on legal hold ({len(holds)}): {holds[0].reason}")
     if not tenant.is_purge_due(today):
-        return PurgeDecision(tenant, False, f"retention runs until {tenant.purge_due_on}; not due yet")
+        return PurgeDecision(tenant, False, f"retention runs; purge due on {tenant.purge_due_on}")
     return PurgeDecision(tenant, True, "due")
 
 
