@@ -126,8 +126,10 @@ def truncate_all(app) -> None:
 
 @pytest.fixture
 def client(app, session):
-    """A test client sharing the test's transaction."""
-    return app.test_client()
+    """A test client sharing the test's transaction; each request has its own app context."""
+    from tests.helpers import RequestContextClient
+
+    return RequestContextClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture
