@@ -30,5 +30,9 @@ class RequestContextClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # The request's session shares the test's connection: it must see the setup.
+        from privacy_saas.extensions import db
+
+        db.session.flush()
         with self.application.app_context():
             return super().open(*args, **kwargs)
