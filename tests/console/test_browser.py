@@ -1,13 +1,12 @@
 """The staff console in a real browser (headless Chromium through Playwright)."""
 import os
-import threading
 from datetime import date
 
 import pytest
-from werkzeug.serving import make_server
 
 from privacy_saas.auth import service as staff_service
 from privacy_saas.processor.tenants.models import Tenant
+from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
 
@@ -25,15 +24,8 @@ def live_server(app, committed):
     committed.add(Tenant(slug="acme", name="Acme Ltd", region="eu", contract_start=date(2025, 1, 1),
                          contract_end=date(2027, 12, 31), end_action="return_then_delete"))
     committed.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
