@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: Tables with a tenant_id that the purge keeps: they hold no personal data and prove what happened.
 KEEP_TABLES = frozenset({"tenants", "audit_entries", "legal_holds", "purge_runs", "deletion_certificates",
                          "monthly_aggregates"})
-DEFAULT_BATCH = 20_000
+DEFAULT_BATCH = 50_000
 
 
 class PurgeBusy(Exception):
@@ -71,10 +71,6 @@ def _take_lease(run: PurgeRun, worker: str) -> bool:
         .execution_options(synchronize_session=False)).rowcount == 1
     db.session.refresh(run)
     return taken
-
-
-def _renew(run: PurgeRun) -> None:
-    run.lease_until = clock.now() + _lease()
 
 
 def _count(table: sa.Table, tenant_id) -> int:
@@ -147,25 +143,32 @@ def _aggregate(run: PurgeRun, tenant: Tenant) -> None:
 
 
 def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable | None) -> None:
+    # Core statements by id: the ORM objects expire at each commit and are not reloaded per batch.
+    run_id, tenant_id = run.id, tenant.id
+    deleted = dict(run.rows_deleted)
+    expected = sum(run.rows_before.values())
     batches = 0
     for table in purge_tables():
+        scoped = table.c.tenant_id == tenant_id
         while True:
-            scoped = table.c.tenant_id == tenant.id
+            # The id that ends this batch, read from the (tenant_id, id) key; then one range delete.
             cut = db.session.scalar(sa.select(table.c.id).where(scoped).order_by(table.c.id)
                                     .offset(batch - 1).limit(1))
             statement = sa.delete(table).where(scoped)
             if cut is not None:
                 statement = statement.where(table.c.id <= cut)
-            deleted = db.session.execute(statement).rowcount
-            if deleted == 0:
+            count = db.session.execute(statement).rowcount
+            if count == 0:
                 break
-            run.rows_deleted = {**run.rows_deleted, table.name: run.rows_deleted.get(table.name, 0) + deleted}
-            _renew(run)
+            deleted[table.name] = deleted.get(table.name, 0) + count
+            db.session.execute(sa.update(PurgeRun).where(PurgeRun.id == run_id)
+                               .values(rows_deleted=dict(deleted), lease_until=clock.now() + _lease())
+                               .execution_options(synchronize_session=False))
             _fault("mid_batch_before_commit")
             db.session.commit()
             batches += 1
             if progress is not None:
-                progress(sum(run.rows_deleted.values()), sum(run.rows_before.values()))
+                progress(sum(deleted.values()), expected)
             if batches == 1:
                 _fault("after_first_batch")
             if cut is None:
