@@ -172,9 +172,10 @@ def audit_verify(slug):
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
+    from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_cli
     from privacy_saas.crypto.cli import keys_cli
 
-    for group in (tenants_cli, staff_cli, keys_cli, audit_cli):
+    for group in (tenants_cli, staff_cli, keys_cli, audit_cli, controller_cli, contacts_cli, retention_cli):
         app.cli.add_command(group)
 
 
