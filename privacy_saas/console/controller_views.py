@@ -49,11 +49,12 @@ def contacts_list():
     filters = {"source": request.args.get("source") or None, "lawful_basis": request.args.get("basis") or None}
     if filters["source"] not in (None, *SOURCES) or filters["lawful_basis"] not in (None, *LAWFUL_BASES):
         abort(400)
-    rows, total = contacts.list_contacts(page=page, page_size=PAGE_SIZE, **filters)
+    email = (request.args.get("email") or "").strip()[:254] or None
+    rows, total = contacts.list_contacts(page=page, page_size=PAGE_SIZE, email=email, **filters)
     contacts.audit_read(rows, "contact.list")
     items = [(c, contacts.readable(c), contacts.marketing_eligibility(c)) for c in rows]
     return render_template("console/controller/contacts.html", items=items, total=total, page=page,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), filters=filters,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), filters=filters, email=email,
                            sources=SOURCES, bases=LAWFUL_BASES, suppressions=suppression.summary())
 
 

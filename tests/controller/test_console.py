@@ -92,3 +92,11 @@ def test_support_cannot_edit_the_register(client, ready, console_login):
     response = client.post("/console/controller/subprocessors", data={
         "csrf_token": token, "name": "X", "purpose": "p", "location": "l", "safeguards": "s"})
     assert response.status_code == 403
+
+
+def test_console_search_by_exact_email(client, make_contact, console_login):
+    make_contact(email="needle@example.com", name="Needle")
+    make_contact(email="hay@example.com", name="Hay")
+    console_login("dpo")
+    page = client.get("/console/controller/contacts?email=NEEDLE@example.com").get_data(as_text=True)
+    assert "needle@example.com" in page and "hay@example.com" not in page

@@ -196,3 +196,18 @@ def test_openapi_lists_controller_endpoints(client):
     for path in ("/api/v1/contacts", "/api/v1/contacts/{contact_id}", "/api/v1/contacts/{contact_id}/consents",
                  "/api/v1/contacts/import", "/api/v1/suppressions", "/api/v1/subprocessors"):
         assert path in paths
+
+
+def test_export_subject_holds_everything_and_is_audited(make_contact, ready):
+    from privacy_saas.controller.contacts import service
+    from privacy_saas.controller.records import service as records
+
+    contact = make_contact(email="me@example.com", phone="+1 555 0100")
+    service.record_consent(contact, "events", "granted", "RSVP form")
+    records.record_activity("download", "/guide.pdf?utm=x", contact_id=contact.id)
+    document = service.export_subject(contact)
+    assert document["contact"]["email"] == "me@example.com" and document["contact"]["phone"] == "+1 555 0100"
+    assert [c["purpose"] for c in document["consents"]] == ["events"]
+    assert document["website_activity"][0]["path"] == "/guide.pdf"
+    json.dumps(document)
+    assert ready.scalar(sa.select(AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(1)) == "contact.export"

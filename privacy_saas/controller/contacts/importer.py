@@ -20,6 +20,7 @@ from privacy_saas.controller.contacts.validation import clean_email, clean_phone
 from privacy_saas.controller.suppression import service as suppression
 from privacy_saas.crypto.blind_index import normalise_email
 from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring
+from privacy_saas.db import new_id
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 
@@ -204,27 +205,61 @@ def write(rows: list[Row], report: ImportReport, *, source: str, basis: str, bat
                 continue
             contact = existing.get(bidx)
             if contact is None:
-                new.append(Contact(email_bidx=bidx, email=row.email, name=row.name, phone=row.phone,
-                                   job_title=row.job_title, company=row.company, source=source,
-                                   lawful_basis=basis, created_at=now, updated_at=now,
-                                   is_customer_contact=False, do_not_contact=False, restricted=False))
+                new.append({**_sealed(row), "email_bidx": bidx, "company": row.company, "source": source,
+                            "lawful_basis": basis, "created_at": now, "updated_at": now,
+                            "is_customer_contact": False, "do_not_contact": False, "restricted": False})
                 continue
             if _merge(contact, row):
                 report.updated += 1
             else:
                 report.unchanged += 1
-        db.session.add_all(new)
+        if new:
+            # A Core executemany of ready rows: no ORM unit of work or bulk-persistence layer.
+            db.session.connection().execute(Contact.__table__.insert(), new)
         db.session.flush()
         report.created += len(new)
         done += len(batch)
         if on_batch is not None:
             on_batch(report, done)
-        # Flushed objects are not needed again; keep the identity map (and memory) small.
-        for contact in (*new, *existing.values()):
+        # Loaded contacts are not needed again; keep the identity map (and memory) small.
+        for contact in existing.values():
             db.session.expunge(contact)
     audit.record("contacts.import", scope="controller", detail={**report.counts(), "source": source,
                                                                 "lawful_basis": basis})
     return report
+
+
+class _NewContact:
+    """Stand-in for a Contact row being bulk-inserted: what the Encrypted descriptor needs to seal.
+
+    The descriptor binds each value to table, column, scope and row id (AAD) exactly as for
+    an ORM instance, so these rows decrypt like any other.
+    """
+
+    __tablename__ = Contact.__tablename__
+    __key_scope_kind__ = Contact.__key_scope_kind__
+    key_scope = CONTROLLER_SCOPE
+
+    def __init__(self):
+        self.id = new_id()
+
+
+_SEALED = ("email", "name", "phone", "job_title")
+
+
+def _sealed(row: Row) -> dict:
+    """Return the id and the ciphertext columns of a new contact."""
+    stub = _NewContact()
+    values = {"id": stub.id}
+    for name in _SEALED:
+        descriptor = getattr(Contact, name)
+        value = getattr(row, name)
+        if value is not None:
+            descriptor.__set__(stub, value)
+            values[descriptor.column] = getattr(stub, descriptor.column)
+        else:
+            values[descriptor.column] = None
+    return values
 
 
 def _merge(contact: Contact, row: Row) -> bool:

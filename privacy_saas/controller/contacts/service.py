@@ -113,6 +113,30 @@ def audit_read(contacts: list[Contact], action: str = "contact.read") -> None:
     audit.record(action, scope=SCOPE, targets=[c.id for c in contacts][:50], detail={"count": len(contacts)})
 
 
+def export_subject(contact: Contact) -> dict:
+    """Return everything held about a contact (access and portability requests), as plain JSON data."""
+    from privacy_saas.controller.records.models import WebsiteActivity
+
+    def when(value):
+        return value.isoformat() if value is not None else None
+
+    activity = db.session.scalars(sa.select(WebsiteActivity).where(WebsiteActivity.contact_id == contact.id)
+                                  .order_by(WebsiteActivity.occurred_at)).all()
+    audit.record("contact.export", scope=SCOPE, targets=[contact.id], detail={"activity": len(activity)})
+    return {
+        "contact": {**{name: getattr(contact, name) for name in _PERSONAL}, "company": contact.company,
+                    "source": contact.source, "lawful_basis": contact.lawful_basis,
+                    "collected_at": when(contact.created_at), "last_reviewed_at": when(contact.last_reviewed_at),
+                    "last_successful_contact_at": when(contact.last_successful_contact_at),
+                    "is_customer_contact": contact.is_customer_contact, "do_not_contact": contact.do_not_contact,
+                    "restricted": contact.restricted},
+        "consents": [{"purpose": e.purpose, "action": e.action, "at": when(e.at), "evidence": e.evidence}
+                     for e in sorted(contact.consents, key=lambda e: (e.at, e.id))],
+        "website_activity": [{"kind": a.kind, "path": a.path, "occurred_at": when(a.occurred_at)}
+                             for a in activity],
+    }
+
+
 # -- writing ----------------------------------------------------------------------------------
 
 def _refuse_suppressed(email: str) -> None:

@@ -9,6 +9,7 @@ MAX_EMAIL = 254
 MAX_TEXT = 200
 MAX_PHONE = 40
 _PHONE = re.compile(r"^\+?[0-9 ()./x-]{3,40}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _email = validate.Email(error="not a valid e-mail address")
 
 
@@ -33,7 +34,7 @@ def clean_text(value: str | None, field: str, limit: int = MAX_TEXT) -> str | No
         return None
     if len(value) > limit:
         raise ValueError(f"{field} is longer than {limit} characters")
-    if any(ord(ch) < 32 for ch in value):
+    if _CONTROL.search(value):
         raise ValueError(f"{field} contains control characters")
     return value
 

@@ -120,7 +120,7 @@ _RULES = {
         "website activity recorded before {cutoff} (kept {period})", None),
     "billing_records": (
         BillingRecord, lambda cutoff: BillingRecord.issued_on < cutoff.date(),
-        "invoice issued before {cutoff}: the {period} legal retention obligation has ended", None),
+        "invoice issued before {cutoff}: the legal obligation to keep it {period} has ended", None),
 }
 
 
