@@ -211,3 +211,14 @@ def test_export_subject_holds_everything_and_is_audited(make_contact, ready):
     assert document["website_activity"][0]["path"] == "/guide.pdf"
     json.dumps(document)
     assert ready.scalar(sa.select(AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(1)) == "contact.export"
+
+
+@pytest.mark.parametrize("data,field", [({"email": "nope"}, "email"), ({"source": "tenant_users"}, "source"),
+                                        ({"lawful_basis": "because"}, "lawful_basis")])
+def test_service_validates_callers_other_than_the_api(ready, data, field):
+    from privacy_saas.controller.contacts import service
+    from privacy_saas.errors import AppError
+
+    with pytest.raises(AppError) as raised:
+        service.create({"email": "ok@example.com", "source": "event", "lawful_basis": "consent", **data})
+    assert raised.value.code == "invalid_input" and field in raised.value.errors

@@ -19,6 +19,7 @@ from privacy_saas.controller.contacts.models import LAWFUL_BASES, SOURCES, Conta
 from privacy_saas.controller.contacts.validation import clean_email, clean_phone, clean_text
 from privacy_saas.controller.suppression import service as suppression
 from privacy_saas.crypto.blind_index import normalise_email
+from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring
 from privacy_saas.db import new_id
 from privacy_saas.errors import AppError
@@ -209,7 +210,12 @@ def write(rows: list[Row], report: ImportReport, *, source: str, basis: str, bat
                             "lawful_basis": basis, "created_at": now, "updated_at": now,
                             "is_customer_contact": False, "do_not_contact": False, "restricted": False})
                 continue
-            if _merge(contact, row):
+            try:
+                changed = _merge(contact, row)
+            except CryptoError:
+                report.reject(row.line, "the existing contact for this address cannot be decrypted; not updated")
+                continue
+            if changed:
                 report.updated += 1
             else:
                 report.unchanged += 1

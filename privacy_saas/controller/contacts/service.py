@@ -21,7 +21,8 @@ from sqlalchemy.orm import selectinload
 from privacy_saas import audit, clock
 from privacy_saas.audit.service import current_actor
 from privacy_saas.controller.bootstrap import ensure_ready
-from privacy_saas.controller.contacts.models import CONSENT_PURPOSES, Contact, ConsentEvent
+from privacy_saas.controller.contacts.models import CONSENT_PURPOSES, LAWFUL_BASES, SOURCES, Contact, ConsentEvent
+from privacy_saas.controller.contacts.validation import clean_email
 from privacy_saas.controller.records import service as records
 from privacy_saas.controller.suppression import service as suppression
 from privacy_saas.controller.suppression.models import Suppression
@@ -149,8 +150,24 @@ def _refuse_suppressed(email: str) -> None:
             errors={"email": ["on the suppression list"]})
 
 
+def _check(data: dict, *, creating: bool) -> None:
+    # The API schema checks this already; other callers (CLI, rights, tests) get the same rules.
+    errors = {}
+    if creating or data.get("email") is not None:
+        try:
+            clean_email(data.get("email") or "")
+        except ValueError as exc:
+            errors["email"] = [str(exc)]
+    for name, allowed in (("source", SOURCES), ("lawful_basis", LAWFUL_BASES)):
+        if name in data and data[name] not in allowed:
+            errors[name] = [f"must be one of {', '.join(allowed)}"]
+    if errors:
+        raise AppError("the contact is invalid", code="invalid_input", errors=errors)
+
+
 def create(data: dict) -> Contact:
     """Create a contact from validated data; refuse suppressed and duplicate addresses."""
+    _check(data, creating=True)
     ensure_ready()
     email = data["email"]
     _refuse_suppressed(email)
@@ -175,6 +192,7 @@ def create(data: dict) -> Contact:
 def update(contact: Contact, changes: dict) -> Contact:
     """Apply validated changes; `reviewed=True` re-confirms the contact (restarts the 5-year clock)."""
     changed = []
+    _check(changes, creating=False)
     if changes.get("email") is not None and changes["email"] != contact.email:
         ensure_ready()
         _refuse_suppressed(changes["email"])
