@@ -97,11 +97,14 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.console.views import bp as console_bp
     from privacy_saas.extensions import api, csrf
     from privacy_saas.health import bp as health_bp
+    from privacy_saas.lifecycle.api import blp as lifecycle_blp
     from privacy_saas.processor.tenants.api import blp as tenants_blp
+    from privacy_saas.processor.usage.api import blp as usage_blp
 
-    api.register_blueprint(tenants_blp)
-    # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
-    csrf.exempt(tenants_blp)
+    for blp in (tenants_blp, usage_blp, lifecycle_blp):
+        api.register_blueprint(blp)
+        # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
+        csrf.exempt(blp)
     app.register_blueprint(console_bp)
     app.register_blueprint(health_bp)
     _register_controller(app)

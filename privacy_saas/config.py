@@ -82,5 +82,7 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "TENANTS_DIR": os.environ.get("PRIVACY_SAAS_TENANTS_DIR", "tenants"),
         "OUTBOX_DIR": str(ipath / "outbox"),
-        "EXPORT_DIR": str(ipath / "exports"),
+        "EXPORT_DIR": os.environ.get("PRIVACY_SAAS_EXPORT_DIR", str(ipath / "exports")),
+        #: A purge worker that dies keeps the tenant locked for at most this long.
+        "PURGE_LEASE_SECONDS": float(os.environ.get("PRIVACY_SAAS_PURGE_LEASE_SECONDS", 120)),
     }

@@ -1,6 +1,78 @@
 """Small helpers shared by tests."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+_CSRF_RE = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 
 
 def bearer(token: str) -> dict:
     """Return the Authorization header for `token`."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_token(html: str) -> str:
+    """Return the CSRF token of the first form in `html`."""
+    match = _CSRF_RE.search(html)
+    assert match, "no csrf_token input on the page"
+    return match.group(1)
+
+
+class RequestContextClient(FlaskClient):
+    """A test client that gives every request its own app context, as a real server does.
+
+    The `session` fixture keeps one app context pushed for the whole test, and Flask
+    reuses a pushed context for requests: `g` (the cached principal, Flask-Login's
+    user) and the database session would then leak from one request to the next, so
+    a revoked token or a signed-out user still passed in the second request.
+    """
+
+    def open(self, *args, **kwargs):
+        # The request's session shares the test's connection: it must see the setup.
+        from privacy_saas.extensions import db
+
+        db.session.flush()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@contextmanager
+def serving(app):
+    """Serve `app` on a free loopback port in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def http(method: str, url: str, token: str | None = None, body=None, timeout: float = 30):
+    """Send one JSON request; returns (status, parsed body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        raw, status = error.read(), error.code
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None

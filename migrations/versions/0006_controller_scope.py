@@ -1,7 +1,7 @@
 """controller scope: contacts, consents, suppression, records, retention sweeps, sub-processors
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0007
 Create Date: 2026-11-23 09:32:38.107942
 
 """
@@ -14,7 +14,7 @@ import privacy_saas.db
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0004'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,31 +1,12 @@
 """Fixtures of the controller-scope tests."""
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 
+from tests import helpers
 from tests.helpers import bearer
-
-
-@pytest.fixture(autouse=True)
-def _fresh_request_globals(app):
-    """Forget per-request globals at each request.
-
-    The `session` fixture keeps one app context for the whole test, and Flask reuses an
-    active app context for requests, so `g` (the principal, the CSRF token) would leak from
-    one test-client request into the next.
-    """
-    from flask import g, request_started
-
-    def clear(_sender, **_extra):
-        for name in ("principal", "csrf_token"):
-            g.pop(name, None)
-
-    request_started.connect(clear, app)
-    yield
-    request_started.disconnect(clear, app)
 
 
 @pytest.fixture
@@ -80,8 +61,7 @@ def console_login(client, session, make_staff):
     def login(role: str):
         staff, password = make_staff(role)
         session.commit()
-        page = client.get("/console/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = csrf_token(client, "/console/login")
         response = client.post("/console/login", data={"csrf_token": token, "email": staff.email,
                                                        "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)
@@ -91,6 +71,5 @@ def console_login(client, session, make_staff):
 
 
 def csrf_token(client, path: str) -> str:
-    """Return the CSRF token of the form on `path`."""
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    """Return the CSRF token of the first form on `path`."""
+    return helpers.csrf_token(client.get(path).get_data(as_text=True))

@@ -46,6 +46,8 @@ class RegisteredUser(EncryptedModel, db.Model):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    #: Art. 18 restriction: no new usage data is ingested for this user while set.
+    processing_restricted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
 
