@@ -107,6 +107,25 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(blp)
     app.register_blueprint(console_bp)
     app.register_blueprint(health_bp)
+    _register_controller(app)
+
+
+def _register_controller(app: Flask) -> None:
+    """The controller scope's staff API, console pages and public unsubscribe links."""
+    from privacy_saas.console.controller_views import bp as controller_console_bp
+    from privacy_saas.controller.contacts.api import blp as contacts_blp
+    from privacy_saas.controller.unsubscribe import bp as unsubscribe_bp
+    from privacy_saas.extensions import api, csrf, limiter
+    from privacy_saas.subprocessors.api import blp as subprocessors_blp
+
+    for blp in (contacts_blp, subprocessors_blp):
+        api.register_blueprint(blp)
+        csrf.exempt(blp)
+    # The signed token in the URL authorises the POST (and RFC 8058 one-click senders carry no cookie).
+    csrf.exempt(unsubscribe_bp)
+    limiter.limit("30 per minute")(unsubscribe_bp)
+    app.register_blueprint(unsubscribe_bp)
+    app.register_blueprint(controller_console_bp)
 
 
 def _register_errors(app: Flask) -> None:

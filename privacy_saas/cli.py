@@ -172,10 +172,12 @@ def audit_verify(slug):
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
+    from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_cli
     from privacy_saas.crypto.cli import keys_cli
     from privacy_saas.lifecycle.cli import certificates_cli, purge_cli, worker_cmd
 
-    for group in (tenants_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd):
+    for group in (tenants_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd,
+                  controller_cli, contacts_cli, retention_cli):
         app.cli.add_command(group)
 
 

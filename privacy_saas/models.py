@@ -1,6 +1,10 @@
 """Import every model so the metadata (and Alembic) sees the whole schema."""
 from privacy_saas.audit.models import AuditEntry, AuditHead  # noqa: F401
 from privacy_saas.auth.models import ApiToken, Staff  # noqa: F401
+from privacy_saas.controller.contacts.models import ConsentEvent, Contact  # noqa: F401
+from privacy_saas.controller.records.models import BillingRecord, WebsiteActivity  # noqa: F401
+from privacy_saas.controller.retention.models import RetentionSweep  # noqa: F401
+from privacy_saas.controller.suppression.models import Suppression, SuppressionKeyCheck  # noqa: F401
 from privacy_saas.crypto.models import DataKey, KeyRotation  # noqa: F401
 from privacy_saas.lifecycle.models import (  # noqa: F401
     DeletionCertificate,
@@ -10,5 +14,6 @@ from privacy_saas.lifecycle.models import (  # noqa: F401
     TenantExport,
 )
 from privacy_saas.processor.tenants.models import Tenant  # noqa: F401
-from privacy_saas.processor.users.models import RegisteredUser  # noqa: F401
 from privacy_saas.processor.usage.models import SupportRequest, UsageEvent  # noqa: F401
+from privacy_saas.processor.users.models import RegisteredUser  # noqa: F401
+from privacy_saas.subprocessors.models import Subprocessor  # noqa: F401

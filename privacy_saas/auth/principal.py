@@ -22,6 +22,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "audit.read": frozenset({"dpo", "admin"}),
     "contacts.read": frozenset({"account_manager", "dpo", "admin"}),
     "contacts.write": frozenset({"account_manager", "dpo", "admin"}),
+    "subprocessors.read": frozenset({"support", "account_manager", "dpo", "admin"}),
     "subprocessors.write": frozenset({"dpo", "admin"}),
     "dsr.record": frozenset({"support", "dpo", "admin"}),
     "dsr.decide": frozenset({"dpo", "admin"}),

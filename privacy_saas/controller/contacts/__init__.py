@@ -1,0 +1,1 @@
+"""The vendor's sales and marketing contacts and their consent log."""

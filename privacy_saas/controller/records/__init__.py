@@ -1,0 +1,1 @@
+"""The vendor's website-activity and billing records (controller scope)."""

@@ -1,0 +1,59 @@
+"""Website-activity and billing records the vendor holds as controller."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from privacy_saas import clock
+from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
+from privacy_saas.db import choice, new_id, uuid_pk
+from privacy_saas.extensions import db
+
+ACTIVITY_KINDS = ("page_view", "form_submit", "download", "signup")
+
+
+class WebsiteActivity(EncryptedModel, db.Model):
+    """One event on the vendor's website; deleted after two years."""
+
+    __tablename__ = "website_activity"
+    __key_scope_kind__ = "controller"
+    __table_args__ = (choice("kind", "kind", ACTIVITY_KINDS),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: When it happened: the 2-year retention clock starts here.
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    #: page_view, form_submit, download, signup.
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    #: Site path, without query string (query strings can carry e-mails).
+    path: Mapped[str] = mapped_column(sa.String(500))
+    #: The analytics cookie id: pseudonymous, so sealed.
+    visitor_id_ct: Mapped[bytes | None] = ciphertext_column("visitor_id_ct")
+    #: The contact it was matched to, if any; erasing the contact erases these rows.
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+
+    visitor_id = Encrypted("str")
+
+
+class BillingRecord(db.Model):
+    """An invoice: company, amounts and dates only, kept 5 years as a legal obligation."""
+
+    __tablename__ = "billing_records"
+    __table_args__ = (sa.CheckConstraint("amount_minor >= 0", name="amount_not_negative"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    #: The vendor's invoice number.
+    invoice_number: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: The invoiced organisation; never a registered user or other person.
+    company: Mapped[str] = mapped_column(sa.String(200))
+    #: Total in minor units (cents).
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    #: ISO 4217 code.
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    #: Invoice date: the 5-year retention clock starts here.
+    issued_on: Mapped[date] = mapped_column(sa.Date, index=True)
+    paid_on: Mapped[date | None] = mapped_column(sa.Date)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -1,0 +1,1 @@
+"""Retention rules of the controller scope and the sweep that applies them."""
