@@ -67,8 +67,10 @@ def _init_extensions(app: Flask) -> None:
         keyring.check_master_keys()
         db.session.remove()
 
-    from privacy_saas.auth.loaders import load_user
+    from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
+    from privacy_saas.processor.users.service import load_session_user
 
+    SESSION_LOADERS["user"] = load_session_user
     login_manager.user_loader(load_user)
 
 
