@@ -100,10 +100,12 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.extensions import api, csrf
     from privacy_saas.health import bp as health_bp
     from privacy_saas.processor.tenants.api import blp as tenants_blp
+    from privacy_saas.processor.users.api import blp as users_blp
 
-    api.register_blueprint(tenants_blp)
-    # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
-    csrf.exempt(tenants_blp)
+    for blp in (tenants_blp, users_blp):
+        api.register_blueprint(blp)
+        # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
+        csrf.exempt(blp)
     app.register_blueprint(console_bp)
     app.register_blueprint(health_bp)
 
@@ -149,7 +151,14 @@ def _register_headers(app: Flask) -> None:
 
 def _register_transaction_boundary(app: Flask) -> None:
     """Services flush; the request commits when it succeeded and rolls back otherwise."""
+    from flask import g
+
     from privacy_saas.extensions import db
+
+    @app.before_request
+    def _fresh_principal():
+        # g lives in the app context, which a test (or CLI) may keep across requests.
+        g.pop("principal", None)
 
     @app.after_request
     def _commit(response):

@@ -9,13 +9,15 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def make_keyed_tenant(make_tenant):
+def make_keyed_tenant(session, make_tenant):
     """Create a tenant with its data and index keys: make_keyed_tenant(slug=None, **fields)."""
     from privacy_saas.crypto.service import create_tenant_keys
 
     def make(slug: str | None = None, **fields):
         tenant = make_tenant(slug, **fields)
         create_tenant_keys(tenant)
+        # Commits are savepoints here: an error response's rollback keeps the fixtures.
+        session.commit()
         return tenant
 
     return make
@@ -39,7 +41,9 @@ def make_user(session):
     def make(tenant, email: str | None = None, role: str = "member", **fields):
         fields.setdefault("display_name", "Test User")
         fields.setdefault("actor", ("test", None))
-        return service.create(tenant, email=email or f"u-{uuid.uuid4().hex[:8]}@example.com", role=role, **fields)
+        user = service.create(tenant, email=email or f"u-{uuid.uuid4().hex[:8]}@example.com", role=role, **fields)
+        session.commit()
+        return user
 
     return make
 
@@ -55,7 +59,9 @@ def make_token(session):
     from privacy_saas.processor.users.tokens import create_token
 
     def make(tenant, name: str = "test"):
-        return create_token(tenant, name, actor=("test", None))[1]
+        plaintext = create_token(tenant, name, actor=("test", None))[1]
+        session.commit()
+        return plaintext
 
     return make
 

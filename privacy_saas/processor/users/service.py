@@ -396,7 +396,7 @@ def invite_user(tenant: Tenant, user: RegisteredUser, *, actor=None) -> Invitati
               "If you did not expect this e-mail, ignore it.\n"),
     ))
     audit.record("user.invite", tenant_id=tenant.id, targets=[user.id, invitation.id], actor=actor,
-                 detail={"expires_at": invitation.expires_at.isoformat()})
+                 detail={"ttl_hours": int(INVITATION_TTL.total_seconds() // 3600)})
     return Invitation(url=url, expires_at=invitation.expires_at)
 
 
