@@ -106,6 +106,10 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)
+    from privacy_saas.processor.scim.views import bp as scim_bp
+
+    app.register_blueprint(scim_bp)
+    csrf.exempt(scim_bp)  # bearer tokens only
     app.register_blueprint(console_bp)
     app.register_blueprint(health_bp)
 
