@@ -101,7 +101,8 @@ def test_tenant_isolation_for_every_verb(client, session, org, other_org, org_to
     assert client.get(f"{URL}/not-a-uuid", headers=bearer(org_token)).status_code == 404
 
 
-def test_staff_token_and_no_token_are_refused(client, staff_token):
+def test_staff_token_and_no_token_are_refused(client, session, staff_token):
+    session.commit()
     assert client.get(URL, headers=bearer(staff_token)).status_code == 403
     assert client.get(URL).status_code == 401
 
@@ -159,9 +160,10 @@ def test_last_admin_rule_over_the_api(client, org, org_admin, org_token):
         assert response.status_code == 409 and response.json["code"] == "last_admin"
 
 
-def test_ended_tenant_is_403_on_writes_and_readable(client, org, org_token, make_user):
+def test_ended_tenant_is_403_on_writes_and_readable(client, session, org, org_token, make_user):
     user = make_user(org, "ada@example.com")
     org.end_contract()
+    session.commit()
     assert client.get(URL, headers=bearer(org_token)).status_code == 200
     for response in (client.post(URL, json={"email": "b@example.com"}, headers=bearer(org_token)),
                      client.patch(f"{URL}/{user.id}", json={"display_name": "x"}, headers=bearer(org_token)),
