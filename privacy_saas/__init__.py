@@ -110,7 +110,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(scim_bp)
     csrf.exempt(scim_bp)  # bearer tokens only
+    from privacy_saas.console.tenant_views import bp as tenant_console_bp
+
     app.register_blueprint(console_bp)
+    app.register_blueprint(tenant_console_bp)
     app.register_blueprint(health_bp)
 
 
@@ -160,9 +163,11 @@ def _register_transaction_boundary(app: Flask) -> None:
     from privacy_saas.extensions import db
 
     @app.before_request
-    def _fresh_principal():
-        # g lives in the app context, which a test (or CLI) may keep across requests.
+    def _fresh_request_state():
+        # g lives in the app context, which a test (or CLI) may keep across requests: the caller
+        # and the CSRF token cached there belong to one request only.
         g.pop("principal", None)
+        g.pop("csrf_token", None)
 
     @app.after_request
     def _commit(response):

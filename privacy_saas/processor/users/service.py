@@ -326,6 +326,11 @@ def authenticate(tenant: Tenant, email: str, password: str) -> RegisteredUser | 
     return user
 
 
+def verify_password_dummy(password: str) -> None:
+    """Spend a password check's time when there is no account (no timing oracle)."""
+    verify_password(None, password)
+
+
 def load_session_user(rest: str) -> RegisteredUser | None:
     """Flask-Login loader for `user:<tenant_id>:<user_id>` sessions."""
     import uuid
