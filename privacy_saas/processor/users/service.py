@@ -439,6 +439,27 @@ def set_password(secret: str, password: str) -> RegisteredUser:
     return user
 
 
+# --- admins named in tenant files ----------------------------------------------------------
+
+def admins_to_provision(tenant: Tenant, admins) -> list[tuple[str, str]]:
+    """Return the (email, name) entries that are not yet admins of the tenant."""
+    return [(email, name) for email, name in admins
+            if (user := find_by_email(tenant, email)) is None or user.role != "admin"]
+
+
+def ensure_admins(tenant: Tenant, admins, *, actor=None) -> list[Invitation]:
+    """Make every (email, name) an admin of the tenant: new ones are created and invited."""
+    invitations = []
+    for email, name in admins:
+        user = find_by_email(tenant, email)
+        if user is None:
+            user = create(tenant, email=email, display_name=name, role="admin", invite=True, actor=actor)
+            invitations.append(user.invitation)
+        elif user.role != "admin":
+            update(tenant, user, role="admin", actor=actor)
+    return invitations
+
+
 # --- bulk import ---------------------------------------------------------------------------
 
 @dataclass
