@@ -108,8 +108,10 @@ def query(tenant: Tenant, *, status: str | None = None, role: str | None = None,
 
 def page(stmt: sa.Select, offset: int, limit: int) -> tuple[list, int]:
     """Return one page of `stmt` and the total count."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     items = list(db.session.scalars(stmt.offset(offset).limit(limit))) if limit > 0 else []
+    if offset == 0 and len(items) < limit:
+        return items, len(items)  # a short first page is the whole result: no count query
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     return items, total
 
 
