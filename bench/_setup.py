@@ -74,3 +74,15 @@ def summary(latencies_s: list[float]) -> dict:
 def database_label() -> str:
     url = os.environ.get("DATABASE_URL", "")
     return "postgresql" if url.startswith("postgres") else "sqlite (temp file)"
+
+
+def shred_tenant(app, tenant_id) -> None:
+    """Crypto-shred the bench tenant, so a shared database is left with no live key of this run."""
+    from privacy_saas.crypto.service import destroy_tenant_keys
+    from privacy_saas.extensions import db
+    from privacy_saas.processor.tenants.models import Tenant
+
+    with app.app_context():
+        destroy_tenant_keys(db.session.get(Tenant, tenant_id))
+        db.session.commit()
+        db.session.remove()

@@ -21,7 +21,7 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-from bench._setup import bench_env, database_label, make_app, make_tenant, summary
+from bench._setup import bench_env, database_label, make_app, make_tenant, shred_tenant, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -173,7 +173,7 @@ def main() -> None:
 
     env = bench_env()
     app = make_app()
-    _tenant_id, token = make_tenant(app, "bench-scim")
+    tenant_id, token = make_tenant(app, "bench-scim")
     with app.app_context():
         from privacy_saas.extensions import db
 
@@ -206,6 +206,7 @@ def main() -> None:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        shred_tenant(app, tenant_id)
 
     ours_r, ref_r = results["privacy_saas"], results["scim2-server"]
     print(f"\n{'phase':<20} {'ours req/s':>10} {'ref req/s':>10} {'ratio':>6}  {'ours p50/p99 ms':>16}  "

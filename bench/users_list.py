@@ -13,7 +13,7 @@ import time
 
 import sqlalchemy as sa
 
-from bench._setup import bench_env, database_label, make_app, make_tenant, summary
+from bench._setup import bench_env, database_label, make_app, make_tenant, shred_tenant, summary
 
 GOAL_P99_MS = 50.0
 BATCH = 5000
@@ -40,7 +40,8 @@ def seed(app, tenant_id, count: int) -> float:
                                       role="admin" if n % 1000 == 0 else "member", status="active",
                                       version=1, failed_logins=0)
                 user.created_at = user.updated_at = clock.now()
-                rows.append({c: getattr(user, c) for c in columns})
+                # Unset columns are left out, so their column defaults apply (same for every row).
+                rows.append({c: value for c in columns if (value := getattr(user, c)) is not None})
             db.session.execute(sa.insert(table), rows)
             db.session.commit()
             print(f"  seeded {min(first + BATCH, count):>7,} users", end="\r", flush=True)
@@ -100,6 +101,7 @@ def main() -> None:
     with app.app_context():  # leave a shared PostgreSQL as it was
         db.session.execute(sa.delete(RegisteredUser).where(RegisteredUser.tenant_id == tenant_id))
         db.session.commit()
+    shred_tenant(app, tenant_id)
 
 
 if __name__ == "__main__":

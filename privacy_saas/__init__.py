@@ -99,10 +99,12 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.console.views import bp as console_bp
     from privacy_saas.extensions import api, csrf
     from privacy_saas.health import bp as health_bp
+    from privacy_saas.lifecycle.api import blp as lifecycle_blp
     from privacy_saas.processor.tenants.api import blp as tenants_blp
+    from privacy_saas.processor.usage.api import blp as usage_blp
     from privacy_saas.processor.users.api import blp as users_blp
 
-    for blp in (tenants_blp, users_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)

@@ -237,8 +237,9 @@ def audit_verify(slug):
 def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
     from privacy_saas.crypto.cli import keys_cli
+    from privacy_saas.lifecycle.cli import certificates_cli, purge_cli, worker_cmd
 
-    for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli):
+    for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd):
         app.cli.add_command(group)
 
 

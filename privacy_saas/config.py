@@ -91,5 +91,7 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_SMTP_PASSWORD": os.environ.get("MAIL_SMTP_PASSWORD") or None,
         "MAIL_SMTP_STARTTLS": os.environ.get("MAIL_SMTP_STARTTLS", "1") != "0",
         "MAIL_FROM": os.environ.get("MAIL_FROM", "privacy_saas <no-reply@privacy-saas.invalid>"),
-        "EXPORT_DIR": str(ipath / "exports"),
+        "EXPORT_DIR": os.environ.get("PRIVACY_SAAS_EXPORT_DIR", str(ipath / "exports")),
+        #: A purge worker that dies keeps the tenant locked for at most this long.
+        "PURGE_LEASE_SECONDS": float(os.environ.get("PRIVACY_SAAS_PURGE_LEASE_SECONDS", 120)),
     }

@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskCliRunner
 
 from privacy_saas import clock
 from privacy_saas.extensions import db
@@ -124,15 +125,26 @@ def truncate_all(app) -> None:
                 conn.exec_driver_sql(f'DELETE FROM "{table}"')
 
 
+class CommittingRunner(FlaskCliRunner):
+    """Commits the test's setup before each command (commands may roll back on error)."""
+
+    def invoke(self, *args, **kwargs):
+        db.session.commit()
+        return super().invoke(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app, session):
-    """A test client sharing the test's transaction."""
-    return app.test_client()
+    """A test client sharing the test's transaction; each request has its own app context."""
+    from tests.helpers import RequestContextClient
+
+    return RequestContextClient(app, app.response_class, use_cookies=True)
 
 
 @pytest.fixture
 def runner(app, session):
     """A CLI runner sharing the test's transaction."""
+    app.test_cli_runner_class = CommittingRunner
     return app.test_cli_runner()
 
 

@@ -1,8 +1,8 @@
 """users groups invitations
 
 Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-23 09:27:11.303352
+Revises: 0007
+Create Date: 2026-11-23 09:45:06.556986
 
 """
 from alembic import op
@@ -13,7 +13,7 @@ import privacy_saas.db
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0004'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
@@ -34,11 +34,13 @@ def upgrade():
     )
     op.create_table('user_group_members',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('group_id', sa.Uuid(), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'group_id'], ['user_groups.tenant_id', 'user_groups.id'], name='fk_user_group_members_group', ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id', 'user_id'], ['registered_users.tenant_id', 'registered_users.id'], name='fk_user_group_members_user', ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('tenant_id', 'group_id', 'user_id', name=op.f('pk_user_group_members'))
+    sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_user_group_members')),
+    sa.UniqueConstraint('tenant_id', 'group_id', 'user_id', name=op.f('uq_user_group_members_tenant_id_group_id_user_id'))
     )
     with op.batch_alter_table('user_group_members', schema=None) as batch_op:
         batch_op.create_index('ix_user_group_members_user', ['tenant_id', 'user_id'], unique=False)

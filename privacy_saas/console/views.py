@@ -11,7 +11,7 @@ from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES
 from privacy_saas.console.forms import ConfirmForm, LoginForm
 from privacy_saas.extensions import db
-from privacy_saas.processor.tenants import service as tenants
+from privacy_saas.processor.tenants import service as tenant_service
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -74,11 +74,12 @@ def logout():
 def tenants():
     """List tenants with their contract and purge dates."""
     status = request.args.get("status") or None
-    return render_template("console/tenants.html", tenants=tenants.list_all(status=status), status=status)
+    return render_template("console/tenants.html", tenants=tenant_service.list_all(status=status),
+                           status=status)
 
 
 @bp.get("/tenants/<slug>")
 @staff_page("tenants.read")
 def tenant(slug: str):
     """Show one tenant."""
-    return render_template("console/tenant.html", tenant=tenants.get_by_slug(slug))
+    return render_template("console/tenant.html", tenant=tenant_service.get_by_slug(slug))

@@ -67,7 +67,7 @@ def enqueue(name: str, *args, job_id: str | None = None, retries: int = 3, **kwa
         from rq import Queue, Retry
 
         Queue(QUEUE_NAME, connection=conn).enqueue(
-            name, *args, job_id=job_id, retry=Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None,
+            run_job, name, *args, job_id=job_id, retry=Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None,
             job_timeout=3600, **kwargs)
         return job_id
     if app.config.get("JOBS_EAGER"):
@@ -90,19 +90,28 @@ def _executor(app: Flask) -> ThreadPoolExecutor:
         return pool
 
 
-def _run_inline(app: Flask, name: str, args, kwargs) -> None:
+def run_job(name: str, *args, **kwargs):
+    """Run job `name` in the current app context with a clean session before and after."""
     from privacy_saas.extensions import db
 
+    db.session.remove()
+    try:
+        return resolve(name)(*args, **kwargs)
+    except Exception:
+        db.session.rollback()
+        log.exception("job %s failed", name)
+        raise
+    finally:
+        db.session.remove()
+
+
+def _run_inline(app: Flask, name: str, args, kwargs) -> None:
     with app.app_context():
         try:
-            resolve(name)(*args, **kwargs)
+            run_job(name, *args, **kwargs)
         except Exception:
-            db.session.rollback()
-            log.exception("job %s failed", name)
             if app.config.get("JOBS_EAGER"):
                 raise
-        finally:
-            db.session.remove()
 
 
 def report_progress(done: int, total: int | None = None, **extra) -> None:

@@ -29,7 +29,11 @@ def sign_in(client, org="acme", email="admin@acme.example", password=PASSWORD):
 
 
 def post(client, url, data=None, page=f"{T}/users"):
-    return client.post(url, data={"csrf_token": csrf_of(client, page), **(data or {})})
+    from privacy_saas.extensions import db
+
+    response = client.post(url, data={"csrf_token": csrf_of(client, page), **(data or {})})
+    db.session.expire_all()  # the request ran in its own session: re-read what it changed
+    return response
 
 
 @pytest.fixture

@@ -54,6 +54,8 @@ class RegisteredUser(EncryptedModel, db.Model):
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    #: Art. 18 restriction: no new usage data is ingested for this user while set.
+    processing_restricted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
 
@@ -132,12 +134,14 @@ class UserGroupMember(db.Model):
                                 ondelete="CASCADE", name="fk_user_group_members_group"),
         sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["registered_users.tenant_id", "registered_users.id"],
                                 ondelete="CASCADE", name="fk_user_group_members_user"),
+        sa.UniqueConstraint("tenant_id", "group_id", "user_id"),
         sa.Index("ix_user_group_members_user", "tenant_id", "user_id"),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    group_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    group_id: Mapped[uuid.UUID] = mapped_column()
+    user_id: Mapped[uuid.UUID] = mapped_column()
 
 
 class UserInvitation(db.Model):

@@ -1,0 +1,1 @@
+"""Contract end, legal holds, return export, purge and deletion certificates."""

@@ -1,0 +1,134 @@
+"""`privacy-saas purge ...`, `certificates verify`, `worker`."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from tqdm import tqdm
+
+from privacy_saas.extensions import db
+
+
+@click.group("purge")
+def purge_cli():
+    """Contract-end purges."""
+
+
+@purge_cli.command("due")
+@click.option("--dry-run", is_flag=True, help="Show what would happen, change nothing.")
+@with_appcontext
+def purge_due(dry_run):
+    """End contracts that are over and queue every purge that is due."""
+    from privacy_saas.lifecycle.tasks import sweep
+
+    report = sweep(dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    verb = "would" if dry_run else "did"
+    for slug in report["ended"]:
+        click.echo(f"{verb} end contract  {slug}")
+    for slug in report["purge"]:
+        click.echo(f"{verb} queue purge   {slug}")
+    for line in report["held_or_waiting"]:
+        click.echo(f"not purged        {line}")
+    if not any(report[k] for k in ("ended", "purge", "held_or_waiting")):
+        click.echo("nothing due")
+
+
+@purge_cli.command("run")
+@click.argument("slug")
+@click.option("--batch-size", default=20_000, show_default=True, type=click.IntRange(1, 1_000_000))
+@with_appcontext
+def purge_run(slug, batch_size):
+    """Purge one tenant now, in the foreground (only if due and not on hold)."""
+    from privacy_saas.cli import fail
+    from privacy_saas.errors import AppError
+    from privacy_saas.lifecycle import purge
+    from privacy_saas.lifecycle.service import purge_decision
+    from privacy_saas.processor.tenants import service as tenants
+
+    try:
+        tenant = tenants.get_by_slug(slug)
+    except AppError as exc:
+        fail(exc.message)
+    decision = purge_decision(tenant)
+    if not decision.allowed:
+        fail(f"{slug} not purged: {decision.reason}")
+    tenant_id = tenant.id
+    db.session.rollback()
+    with tqdm(unit="row", desc=f"purging {slug}") as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            outcome = purge.purge_tenant(tenant_id, batch=batch_size, progress=progress)
+        except purge.PurgeBusy as exc:
+            fail(str(exc))
+    if outcome != "purged":
+        fail(f"{slug} not purged: {outcome}")
+    cert = db.session.scalar(db.select(purge.DeletionCertificate).where(purge.DeletionCertificate.tenant_id == tenant_id))
+    body = cert.document["certificate"]
+    click.echo(f"{slug} purged: {body['rows_deleted_total']} rows deleted, keys destroyed: "
+               f"{', '.join(body['keys_destroyed'])}; certificate {cert.id}")
+
+
+@click.group("certificates")
+def certificates_cli():
+    """Deletion certificates."""
+
+
+@certificates_cli.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
+              help="PEM public key (default: this installation's signing key).")
+def certificates_verify(file, public_key):
+    """Check a certificate's signature offline; exit 0 if valid, 1 if not."""
+    from privacy_saas.crypto.signing import verify_document
+
+    try:
+        signed = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        click.echo(f"invalid: {file} is not JSON ({exc})", err=True)
+        sys.exit(1)
+    if public_key:
+        pem = Path(public_key).read_bytes()
+    else:
+        from privacy_saas.lifecycle.certificates import public_pem
+
+        with current_app.app_context() if current_app else _app_context():
+            pem = public_pem()
+    if verify_document(pem, signed):
+        body = signed["certificate"]
+        click.echo(f"valid: tenant {body['tenant']['slug']} purged {body['purge_finished_at']}, "
+                   f"{body['rows_deleted_total']} rows, signed by key {signed['key_id']}")
+        return
+    click.echo("INVALID: the signature does not match this certificate and key", err=True)
+    sys.exit(1)
+
+
+def _app_context():
+    from privacy_saas import create_app
+
+    return create_app().app_context()
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@click.option("--sweep-interval", default=300.0, show_default=True,
+              help="Seconds between scheduler sweeps (0: no sweeps from this worker).")
+@with_appcontext
+def worker_cmd(burst, sweep_interval):
+    """Run a background worker (RQ on REDIS_URL) with the scheduler."""
+    from privacy_saas.cli import fail
+    from privacy_saas.jobs.worker import run_worker
+
+    try:
+        run_worker(current_app._get_current_object(), burst=burst, sweep_interval=sweep_interval or None)
+    except RuntimeError as exc:
+        fail(str(exc))

@@ -1,0 +1,241 @@
+"""The post-contract purge: lease, crypto-shred, batched deletes, files, certificate.
+
+Every step is checkpointed in the tenant's PurgeRun and each batch commits with its
+counter, so a worker killed anywhere leaves a state the next run resumes, and two
+runs never delete or certify twice.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from privacy_saas import __version__, audit, clock
+from privacy_saas.crypto.service import destroy_tenant_keys
+from privacy_saas.extensions import db
+from privacy_saas.lifecycle import certificates
+from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
+from privacy_saas.lifecycle.service import purge_decision
+from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.processor.usage.models import UsageEvent
+
+log = logging.getLogger(__name__)
+
+#: Tables with a tenant_id that the purge keeps: they hold no personal data and prove what happened.
+KEEP_TABLES = frozenset({"tenants", "audit_entries", "legal_holds", "purge_runs", "deletion_certificates",
+                         "monthly_aggregates"})
+DEFAULT_BATCH = 20_000
+
+
+class PurgeBusy(Exception):
+    """Another worker holds this tenant's purge lease."""
+
+
+def purge_tables() -> list[sa.Table]:
+    """Return the tenant tables to empty, children before parents."""
+    return [t for t in reversed(db.metadata.sorted_tables) if "tenant_id" in t.c and t.name not in KEEP_TABLES]
+
+
+def _fault(point: str) -> None:
+    """Kill this process at `point` when fault injection asks for it (crash-safety tests only)."""
+    if current_app.config.get("PURGE_FAULT") == point or os.environ.get("PRIVACY_SAAS_PURGE_FAULT") == point:
+        log.warning("fault injection: SIGKILL at %s", point)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=current_app.config.get("PURGE_LEASE_SECONDS", 120))
+
+
+def _take_lease(run: PurgeRun, worker: str) -> bool:
+    now = clock.now()
+    taken = db.session.execute(
+        sa.update(PurgeRun)
+        .where(PurgeRun.id == run.id,
+               sa.or_(PurgeRun.lease_until.is_(None), PurgeRun.lease_until < now, PurgeRun.locked_by == worker))
+        .values(locked_by=worker, lease_until=now + _lease())
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.refresh(run)
+    return taken
+
+
+def _renew(run: PurgeRun) -> None:
+    run.lease_until = clock.now() + _lease()
+
+
+def _count(table: sa.Table, tenant_id) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(table).where(table.c.tenant_id == tenant_id))
+
+
+def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
+    """Check the tenant may be purged, create or load its run, take the lease (own transaction)."""
+    tenant = db.session.scalars(sa.select(Tenant).where(Tenant.id == tenant_id).with_for_update()).one_or_none()
+    if tenant is None:
+        return None, "no such tenant"
+    decision = purge_decision(tenant)
+    if not decision.allowed:
+        db.session.commit()  # nothing changed; ends the transaction and its row lock
+        return None, decision.reason
+    run = db.session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
+    if run is None:
+        run = PurgeRun(tenant_id=tenant.id, locked_by=worker, lease_until=clock.now() + _lease(),
+                       rows_deleted={})
+        db.session.add(run)
+        tenant.start_purge()
+        audit.record("purge.started", tenant_id=tenant.id, targets=[run.id], actor=("system", worker))
+    elif not _take_lease(run, worker):
+        db.session.commit()
+        raise PurgeBusy(f"tenant {tenant.slug} is being purged by {run.locked_by}")
+    run.attempts += 1
+    db.session.commit()
+    return run, "started" if run.attempts == 1 else "resumed"
+
+
+def _shred(run: PurgeRun, tenant: Tenant) -> None:
+    _fault("before_shred")
+    run.keys_destroyed = destroy_tenant_keys(tenant)
+    run.keys_destroyed_at = clock.now()
+    run.advance("keys_destroyed")
+    audit.record("purge.keys_destroyed", tenant_id=tenant.id, targets=[run.id], actor=("system", run.locked_by),
+                 detail={"keys": run.keys_destroyed})
+    _fault("before_shred_commit")
+    db.session.commit()
+    _fault("after_shred")
+
+
+def _first_day(value) -> date:
+    if isinstance(value, datetime):
+        return value.date().replace(day=1)
+    if isinstance(value, date):
+        return value.replace(day=1)
+    return date.fromisoformat(str(value)[:10])
+
+
+def _aggregate(run: PurgeRun, tenant: Tenant) -> None:
+    """Count what is there (for the certificate) and, for `anonymise`, keep monthly aggregates."""
+    # Counted after the shred so that nothing stands between purge start and keys destroyed.
+    run.rows_before = {t.name: _count(t, tenant.id) for t in purge_tables()}
+    if tenant.end_action == "anonymise":
+        db.session.execute(sa.delete(MonthlyAggregate).where(MonthlyAggregate.tenant_id == tenant.id))
+        month = sa.func.date_trunc("month", UsageEvent.occurred_at) if db.session.get_bind().dialect.name == "postgresql" \
+            else sa.func.strftime("%Y-%m-01", UsageEvent.occurred_at)
+        scoped = UsageEvent.tenant_id == tenant.id
+        by_kind = db.session.execute(
+            sa.select(month.label("m"), UsageEvent.kind, sa.func.count()).where(scoped).group_by("m", UsageEvent.kind)).all()
+        active = db.session.execute(
+            sa.select(month.label("m"), sa.func.count(sa.distinct(UsageEvent.user_id))).where(scoped).group_by("m")).all()
+        rows = [(m, f"events:{kind}", n) for m, kind, n in by_kind] + [(m, "active_users", n) for m, n in active]
+        db.session.add_all(MonthlyAggregate(tenant_id=tenant.id, month=_first_day(m), metric=metric, value=n)
+                           for m, metric, n in rows)
+    run.advance("aggregated")
+    db.session.commit()
+    _fault("after_aggregate")
+
+
+def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable | None) -> None:
+    batches = 0
+    for table in purge_tables():
+        while True:
+            scoped = table.c.tenant_id == tenant.id
+            cut = db.session.scalar(sa.select(table.c.id).where(scoped).order_by(table.c.id)
+                                    .offset(batch - 1).limit(1))
+            statement = sa.delete(table).where(scoped)
+            if cut is not None:
+                statement = statement.where(table.c.id <= cut)
+            deleted = db.session.execute(statement).rowcount
+            if deleted == 0:
+                break
+            run.rows_deleted = {**run.rows_deleted, table.name: run.rows_deleted.get(table.name, 0) + deleted}
+            _renew(run)
+            _fault("mid_batch_before_commit")
+            db.session.commit()
+            batches += 1
+            if progress is not None:
+                progress(sum(run.rows_deleted.values()), sum(run.rows_before.values()))
+            if batches == 1:
+                _fault("after_first_batch")
+            if cut is None:
+                break
+    _fault("before_rows_done")
+    run.advance("rows_deleted")
+    db.session.commit()
+
+
+def _delete_files(run: PurgeRun, tenant: Tenant) -> None:
+    directory = Path(current_app.config["EXPORT_DIR"]) / str(tenant.id)
+    if directory.exists():
+        run.files_deleted = sum(1 for p in directory.rglob("*") if p.is_file())
+        shutil.rmtree(directory)
+    run.advance("files_deleted")
+    db.session.commit()
+    _fault("after_files")
+
+
+def _certify(run: PurgeRun, tenant: Tenant) -> DeletionCertificate:
+    _fault("before_certificate")
+    finished = clock.now()
+    document = {
+        "type": "privacy_saas.deletion_certificate/v1",
+        "tenant": {"id": str(tenant.id), "slug": tenant.slug, "region": tenant.region},
+        "policy": {"end_action": tenant.end_action, "retain_after_end": tenant.retain_after_end},
+        "contract_end": tenant.contract_end.isoformat(),
+        "purge_started_at": run.started_at.isoformat(),
+        "keys_destroyed_at": run.keys_destroyed_at.isoformat(),
+        "purge_finished_at": finished.isoformat(),
+        "rows_deleted": dict(sorted(run.rows_deleted.items())),
+        "rows_deleted_total": sum(run.rows_deleted.values()),
+        "keys_destroyed": sorted(run.keys_destroyed),
+        "files_deleted": run.files_deleted,
+        "aggregates_kept": tenant.end_action == "anonymise",
+        "software": f"privacy_saas {__version__}",
+    }
+    cert = DeletionCertificate(tenant_id=tenant.id, issued_at=finished, document=certificates.sign(document))
+    db.session.add(cert)
+    tenant.finish_purge()
+    run.finished_at = finished
+    run.locked_by, run.lease_until = None, None
+    run.advance("certified")
+    audit.record("purge.certified", tenant_id=tenant.id, targets=[run.id, cert.id], actor=("system", _worker_id()),
+                 detail={"rows_deleted": sum(run.rows_deleted.values())})
+    _fault("before_certificate_commit")
+    db.session.commit()
+    return cert
+
+
+def purge_tenant(tenant_id, batch: int = DEFAULT_BATCH, progress: Callable | None = None) -> str:
+    """Purge one tenant to the end, resuming a previous run; return what happened."""
+    tenant_id = uuid.UUID(str(tenant_id))
+    worker = _worker_id()
+    run, outcome = _start(tenant_id, worker)
+    if run is None:
+        log.info("purge of tenant %s not run: %s", tenant_id, outcome)
+        return outcome
+    tenant = db.session.get(Tenant, tenant_id)
+    started = time.perf_counter()
+    if not run.reached("keys_destroyed"):
+        _shred(run, tenant)
+        log.info("purge %s: keys destroyed %.1f ms after start", run.id, (time.perf_counter() - started) * 1000)
+    if not run.reached("aggregated"):
+        _aggregate(run, tenant)
+    if not run.reached("rows_deleted"):
+        _delete_rows(run, tenant, batch, progress)
+    if not run.reached("files_deleted"):
+        _delete_files(run, tenant)
+    if not run.reached("certified"):
+        _certify(run, tenant)
+    log.info("purge of tenant %s complete (%s)", tenant_id, outcome)
+    return "purged"

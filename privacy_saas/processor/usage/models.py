@@ -1,0 +1,63 @@
+"""Usage records a tenant's web app accumulates per registered user."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from privacy_saas import clock
+from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
+from privacy_saas.db import choice, new_id
+from privacy_saas.extensions import db
+
+EVENT_KINDS = ("session", "page_view", "report_download", "email_delivered", "email_opened", "email_clicked")
+
+
+class UsageEvent(EncryptedModel, db.Model):
+    """One thing a registered user did (or an e-mail sent to them); details sealed."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["registered_users.tenant_id", "registered_users.id"],
+                                ondelete="CASCADE"),
+        sa.Index("ix_usage_events_tenant_occurred", "tenant_id", "occurred_at"),
+        sa.Index("ix_usage_events_tenant_user", "tenant_id", "user_id"),
+        choice("kind", "kind", EVENT_KINDS),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID]
+    #: session, page_view, report_download, email_delivered, email_opened, email_clicked.
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    #: When it happened (drives usage retention and monthly aggregates).
+    occurred_at: Mapped[datetime]
+    detail_ct: Mapped[bytes | None] = ciphertext_column("detail_ct")
+
+    #: Free-form JSON (page path, report name, IP address, user agent...): may be personal.
+    detail = Encrypted("json")
+
+
+class SupportRequest(EncryptedModel, db.Model):
+    """A support request a registered user filed; subject and body sealed."""
+
+    __tablename__ = "support_requests"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["registered_users.tenant_id", "registered_users.id"],
+                                ondelete="CASCADE"),
+        sa.Index("ix_support_requests_tenant_user", "tenant_id", "user_id"),
+        choice("status", "status", ("open", "closed")),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID]
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    subject_ct: Mapped[bytes | None] = ciphertext_column("subject_ct")
+    body_ct: Mapped[bytes | None] = ciphertext_column("body_ct")
+
+    subject = Encrypted("str")
+    body = Encrypted("str")

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make run`: a working local instance on http://127.0.0.1:5000 with nothing
+# but Python: embedded SQLite by default (set DATABASE_URL to use PostgreSQL).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+source scripts/venv.sh
+ensure_venv
+
+# Each step is idempotent, so running `make run` again is safe:
+.venv/bin/privacy-saas db upgrade                  # apply pending migrations
+.venv/bin/privacy-saas tenants apply tenants/ --yes # sync tenants from tenants/
+.venv/bin/privacy-saas staff demo                  # demo staff login (created once; prints credentials)
+
+# Loopback only: this is a local admin backend with a demo login.
+HOST="${PRIVACY_SAAS_HOST:-127.0.0.1}"
+PORT="${PRIVACY_SAAS_PORT:-5000}"
+echo "Serving on http://$HOST:$PORT  (Ctrl-C to stop)"
+exec .venv/bin/flask --app wsgi run --host "$HOST" --port "$PORT"
