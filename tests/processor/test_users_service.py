@@ -225,3 +225,27 @@ def test_concurrent_creates_of_one_email_give_one_user(app, committed):
         t.join(timeout=60)
     assert sorted(outcomes) == ["ok", "user_exists", "user_exists", "user_exists"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisteredUser)) == 1
+
+
+def test_remove_erases_usage_data_memberships_and_invitations(session, org, make_user):
+    from privacy_saas import clock
+    from privacy_saas.processor.usage.models import SupportRequest, UsageEvent
+    from privacy_saas.processor.users import groups
+    from privacy_saas.processor.users.models import UserGroupMember, UserInvitation
+
+    user = make_user(org, "ada@example.com")
+    keep = make_user(org, "bob@example.com")
+    for who in (user, keep):
+        session.add(UsageEvent(tenant_id=org.id, user_id=who.id, kind="page_view", occurred_at=clock.now(),
+                               detail={"path": "/reports"}))
+        session.add(SupportRequest(tenant_id=org.id, user_id=who.id, subject="help", body="text"))
+    groups.create(org, "Engineering", members=[user.id, keep.id], actor=("test", None))
+    service.invite_user(org, user, actor=("test", None))
+    session.flush()
+    user_id = user.id
+    service.remove(org, user)
+    session.expire_all()
+    for model in (UsageEvent, SupportRequest, UserGroupMember, UserInvitation):
+        owners = session.scalars(sa.select(model.user_id).where(model.tenant_id == org.id)).all()
+        assert user_id not in owners, model.__tablename__
+    assert keep.id in session.scalars(sa.select(UsageEvent.user_id)).all()
