@@ -8,20 +8,23 @@ Phases, each at the given concurrency: create N users (POST /Users), filter each
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import argparse
 import http.client
 import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 import uuid
-from pathlib import Path
 
-from bench._setup import bench_env, database_label, make_app, make_tenant, shred_tenant, summary
+from bench.support.common import bench_env, database_label, make_app, make_tenant, shred_tenant, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -167,8 +170,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for privacy_saas")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (both servers)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for privacy_saas")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (both servers)")
     args = parser.parse_args()
 
     env = bench_env()
@@ -185,7 +188,7 @@ def main() -> None:
     try:
         ours = start_gunicorn("wsgi:app", ours_port, args.workers, args.threads, {**env, "DATABASE_URL": os.environ.get("DATABASE_URL", "")}, logs / "ours.log")
         processes.append(ours)
-        ref = start_gunicorn("bench.scim_ref_wsgi:app", ref_port, 1, args.threads, {"SCIM_TOKEN": ref_token},
+        ref = start_gunicorn("bench.support.scim_ref_wsgi:app", ref_port, 1, args.threads, {"SCIM_TOKEN": ref_token},
                              logs / "ref.log")
         processes.append(ref)
         wait_ready(ours_port, "/scim/v2/ServiceProviderConfig", ours, logs / "ours.log")

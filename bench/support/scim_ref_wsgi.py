@@ -1,6 +1,6 @@
 """The reference scim2-server as a WSGI app for gunicorn (it ships none).
 
-SCIM_TOKEN=bench-token gunicorn -w 1 --threads 4 -b 127.0.0.1:8081 bench.scim_ref_wsgi:app
+SCIM_TOKEN=bench-token gunicorn -w 1 --threads 4 -b 127.0.0.1:8081 bench.support.scim_ref_wsgi:app
 Its storage is in memory behind one lock, so it must run with a single worker.
 """
 import os
