@@ -215,7 +215,8 @@ def paging(start_index, count) -> tuple[int, int]:
 
 # --- filters -------------------------------------------------------------------------------
 
-def _as_uuid(value):
+def as_uuid(value):
+    """Return `value` as a UUID, or None when it is not one (an unknown id, hence a 404)."""
     try:
         return uuid.UUID(str(value))
     except ValueError:
@@ -284,7 +285,7 @@ def _user_clause(tenant: Tenant, node, within: str | None = None):
         active = _as_bool(value) if op == "eq" else not _as_bool(value)
         return RegisteredUser.status == ("active" if active else "disabled")
     if path == "id" and op in ("eq", "ne"):
-        wanted = _as_uuid(value)
+        wanted = as_uuid(value)
         clause = RegisteredUser.id == wanted if wanted is not None else sa.false()
         return clause if op == "eq" else sa.not_(clause)
     if path in ("meta.lastmodified", "meta.created") and op in _ORDER:
@@ -323,10 +324,10 @@ def _group_clause(tenant: Tenant, node, within: str | None = None):
     if path == "externalid" and op == "eq" and isinstance(value, str):
         return UserGroup.external_id == value
     if path == "id" and op == "eq":
-        wanted = _as_uuid(value)
+        wanted = as_uuid(value)
         return UserGroup.id == wanted if wanted is not None else sa.false()
     if path in ("members.value", "members") and op == "eq":
-        return _has_member(_as_uuid(value) or uuid.UUID(int=0))
+        return _has_member(as_uuid(value) or uuid.UUID(int=0))
     raise InvalidFilter(f"filtering with '{node[1]} {op}' is not supported")
 
 
@@ -359,9 +360,9 @@ def _admins_match(tenant: Tenant, node, admins) -> bool:
     if path == "externalid":
         return False
     if path == "id":
-        return _as_uuid(value) == admins.id
+        return as_uuid(value) == admins.id
     if path in ("members.value", "members"):
-        return _as_uuid(value) in admins.member_ids
+        return as_uuid(value) in admins.member_ids
     return False
 
 
@@ -628,5 +629,5 @@ def patch_group(tenant: Tenant, group, body: dict):
                 raise ScimError(400, f"unknown attribute {target!r}", "invalidPath")
     return groups_service.update(
         tenant, group, display_name=name if name != group.display_name else None,
-        external_id=external_id if not getattr(group, "is_admins", False) else ...,
+        external_id=external_id if not group.is_admins else ...,
         members=members)

@@ -203,7 +203,7 @@ def users_create():
 
 def _user(user_id: str):
     tenant = _tenant()
-    return tenant, users.get(tenant, scim._as_uuid(user_id))
+    return tenant, users.get(tenant, scim.as_uuid(user_id))
 
 
 @bp.get("/Users/<user_id>")
@@ -259,7 +259,7 @@ def groups_create():
 
 def _group(group_id: str):
     tenant = _tenant()
-    return tenant, groups_service.get(tenant, scim._as_uuid(group_id))
+    return tenant, groups_service.get(tenant, scim.as_uuid(group_id))
 
 
 @bp.get("/Groups/<group_id>")

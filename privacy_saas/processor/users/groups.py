@@ -61,13 +61,12 @@ def get(tenant: Tenant, group_id):
     group = db.session.get(UserGroup, (tenant.id, group_id)) if group_id is not None else None
     if group is None:
         raise NotFound("no such group")
-    group.is_admins = False
     return group
 
 
 def member_ids(tenant: Tenant, group) -> list:
     """Return the ids of the group's members, oldest first."""
-    if getattr(group, "is_admins", False):
+    if group.is_admins:
         return group.member_ids
     return list(db.session.scalars(sa.select(UserGroupMember.user_id).where(
         UserGroupMember.tenant_id == tenant.id, UserGroupMember.group_id == group.id)
@@ -145,7 +144,6 @@ def create(tenant: Tenant, display_name: str, *, external_id=None, members=(), a
     db.session.flush()
     db.session.add_all(UserGroupMember(tenant_id=tenant.id, group_id=group.id, user_id=m) for m in member_list)
     db.session.flush()
-    group.is_admins = False
     audit.record("group.create", tenant_id=tenant.id, targets=[group.id], actor=actor,
                  detail={"members": len(member_list)})
     return group
@@ -154,7 +152,7 @@ def create(tenant: Tenant, display_name: str, *, external_id=None, members=(), a
 def update(tenant: Tenant, group, *, display_name=None, external_id=..., members=None, actor=None):
     """Change a group's name, external id, or (when `members` is given) its exact member list."""
     users.ensure_writable(tenant)
-    if getattr(group, "is_admins", False):
+    if group.is_admins:
         if display_name is not None and display_name.strip().lower() != ADMINS:
             raise AppError("the admins group cannot be renamed", code="immutable")
         if external_id not in (..., None):
@@ -226,7 +224,7 @@ def set_admins(tenant: Tenant, admin_ids: list, *, actor=None) -> None:
 def remove(tenant: Tenant, group, *, actor=None) -> None:
     """Delete a group (its users stay)."""
     users.ensure_writable(tenant)
-    if getattr(group, "is_admins", False):
+    if group.is_admins:
         raise AppError("the admins group maps to the admin role and cannot be deleted", code="immutable")
     group_id = group.id
     db.session.delete(group)

@@ -119,6 +119,9 @@ class UserGroup(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
+    #: Stored groups never map to a role; only the virtual admins group does.
+    is_admins = False
+
     def touch(self) -> None:
         """Record a change: a new version (ETag) and update time."""
         self.version = (self.version or 0) + 1
