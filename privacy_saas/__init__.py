@@ -67,8 +67,10 @@ def _init_extensions(app: Flask) -> None:
         keyring.check_master_keys()
         db.session.remove()
 
-    from privacy_saas.auth.loaders import load_user
+    from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
+    from privacy_saas.processor.users.service import load_session_user
 
+    SESSION_LOADERS["user"] = load_session_user
     login_manager.user_loader(load_user)
 
 
@@ -100,12 +102,20 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.lifecycle.api import blp as lifecycle_blp
     from privacy_saas.processor.tenants.api import blp as tenants_blp
     from privacy_saas.processor.usage.api import blp as usage_blp
+    from privacy_saas.processor.users.api import blp as users_blp
 
-    for blp in (tenants_blp, usage_blp, lifecycle_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)
+    from privacy_saas.processor.scim.views import bp as scim_bp
+
+    app.register_blueprint(scim_bp)
+    csrf.exempt(scim_bp)  # bearer tokens only
+    from privacy_saas.console.tenant_views import bp as tenant_console_bp
+
     app.register_blueprint(console_bp)
+    app.register_blueprint(tenant_console_bp)
     app.register_blueprint(health_bp)
     _register_controller(app)
 
@@ -169,7 +179,16 @@ def _register_headers(app: Flask) -> None:
 
 def _register_transaction_boundary(app: Flask) -> None:
     """Services flush; the request commits when it succeeded and rolls back otherwise."""
+    from flask import g
+
     from privacy_saas.extensions import db
+
+    @app.before_request
+    def _fresh_request_state():
+        # g lives in the app context, which a test (or CLI) may keep across requests: the caller
+        # and the CSRF token cached there belong to one request only.
+        g.pop("principal", None)
+        g.pop("csrf_token", None)
 
     @app.after_request
     def _commit(response):

@@ -81,7 +81,16 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "OPENAPI_JSON_PATH": "openapi.json",
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "TENANTS_DIR": os.environ.get("PRIVACY_SAAS_TENANTS_DIR", "tenants"),
-        "OUTBOX_DIR": str(ipath / "outbox"),
+        "OUTBOX_DIR": os.environ.get("PRIVACY_SAAS_OUTBOX_DIR", str(ipath / "outbox")),
+        # Base of links in e-mails (set-password); without it, the request's host is used.
+        "PUBLIC_URL": os.environ.get("PRIVACY_SAAS_PUBLIC_URL") or None,
+        # SMTP when MAIL_SMTP_HOST is set; otherwise mail is written to OUTBOX_DIR as .eml files.
+        "MAIL_SMTP_HOST": os.environ.get("MAIL_SMTP_HOST") or None,
+        "MAIL_SMTP_PORT": int(os.environ.get("MAIL_SMTP_PORT", "587")),
+        "MAIL_SMTP_USER": os.environ.get("MAIL_SMTP_USER") or None,
+        "MAIL_SMTP_PASSWORD": os.environ.get("MAIL_SMTP_PASSWORD") or None,
+        "MAIL_SMTP_STARTTLS": os.environ.get("MAIL_SMTP_STARTTLS", "1") != "0",
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "privacy_saas <no-reply@privacy-saas.invalid>"),
         "EXPORT_DIR": os.environ.get("PRIVACY_SAAS_EXPORT_DIR", str(ipath / "exports")),
         #: A purge worker that dies keeps the tenant locked for at most this long.
         "PURGE_LEASE_SECONDS": float(os.environ.get("PRIVACY_SAAS_PURGE_LEASE_SECONDS", 120)),

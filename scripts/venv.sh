@@ -27,8 +27,8 @@ ensure_venv() {
         "$python" -m venv "$VENV_DIR" || return 1
     fi
     if [[ ! -f "$VENV_STAMP" || pyproject.toml -nt "$VENV_STAMP" ]]; then
-        echo "[venv] pip install -e '.[test]'" >&2
-        "$VENV_DIR/bin/python" -m pip install -q -e '.[test]' </dev/null || return 1
+        echo "[venv] pip install -e '.[test,bench]'" >&2
+        "$VENV_DIR/bin/python" -m pip install -q -e '.[test,bench]' </dev/null || return 1
         touch "$VENV_STAMP"
     fi
 }

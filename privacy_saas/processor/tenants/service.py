@@ -12,6 +12,7 @@ from privacy_saas.errors import Forbidden, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.files import TenantSpec
 from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.processor.users import service as users
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ def plan(specs: list[TenantSpec]) -> list[Change]:
         move = _status_after(spec, tenant.status)
         if move:
             diff["status"] = (tenant.status, move)
+        if (tenant.accepts_writes or move == "active") and move != "ended":
+            missing = users.admins_to_provision(tenant, spec.admins)
+            if missing:
+                diff["admins"] = (len(spec.admins) - len(missing), len(spec.admins))
         changes.append(Change(spec.slug, "update" if diff else "unchanged", diff))
     for slug, tenant in sorted(existing.items()):
         changes.append(Change(slug, "orphaned", note=f"(no file; {tenant.status}; never deleted by apply)"))
@@ -117,11 +122,13 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
                 tenant.end_contract(spec.contract_end)
             audit.record("tenant.create", tenant_id=tenant.id, targets=[tenant.id],
                          detail={"status": tenant.status, "end_action": tenant.end_action})
+            if tenant.accepts_writes:
+                users.ensure_admins(tenant, spec.admins)
             log.info("tenant %s created from %s", tenant.slug, spec.path.name)
         elif change.action == "update":
             tenant = get_by_slug(change.slug)
             for key, (_old, new) in change.changes.items():
-                if key != "status":
+                if key not in ("status", "admins"):
                     setattr(tenant, key, new)
             move = change.changes.get("status")
             if move and move[1] == "ended":
@@ -130,6 +137,9 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
                 tenant.reinstate()
             audit.record("tenant.update", tenant_id=tenant.id, targets=[tenant.id],
                          detail={"fields": sorted(change.changes)})
+            if "admins" in change.changes:
+                # Each admin named in the file exists as an admin; new ones get a set-password link.
+                users.ensure_admins(tenant, spec.admins)
             log.info("tenant %s updated: %s", tenant.slug, ", ".join(change.changes))
     db.session.flush()
     return changes

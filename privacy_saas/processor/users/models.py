@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
 from privacy_saas.db import choice, new_id
+from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
 
 ROLES = ("admin", "member")
@@ -23,6 +24,7 @@ class RegisteredUser(EncryptedModel, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "email_bidx"),
         sa.UniqueConstraint("tenant_id", "external_id"),
+        sa.Index("ix_registered_users_tenant_status_role", "tenant_id", "status", "role"),
         choice("role", "role", ROLES),
         choice("status", "status", STATUSES),
     )
@@ -44,6 +46,12 @@ class RegisteredUser(EncryptedModel, db.Model):
     external_id: Mapped[str | None] = mapped_column(sa.String(255))
     #: argon2id hash; NULL for users who sign in through their identity provider.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    #: Bumped on every change: the SCIM ETag / meta.version.
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+    #: Consecutive failed sign-ins, reset on success.
+    failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    #: Sign-in refused until then after too many failures.
+    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     #: Art. 18 restriction: no new usage data is ingested for this user while set.
@@ -56,5 +64,105 @@ class RegisteredUser(EncryptedModel, db.Model):
     given_name = Encrypted("str")
     family_name = Encrypted("str")
 
+    #: The set-password link issued with this user by the current call (never stored).
+    invitation = None
+
     def __repr__(self) -> str:
         return f"<RegisteredUser {self.tenant_id}/{self.id} {self.role} {self.status}>"
+
+    # Flask-Login protocol; the session id names the principal kind and the tenant.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    def get_id(self) -> str:
+        return f"user:{self.tenant_id}:{self.id}"
+
+    def touch(self) -> None:
+        """Record a change: a new version (ETag) and update time."""
+        self.version = (self.version or 0) + 1
+        self.updated_at = clock.now()
+
+    def disable(self) -> None:
+        """Disable the user: stays readable, cannot sign in."""
+        if self.status == "disabled":
+            raise InvalidTransition("the user is already disabled")
+        self.status = "disabled"
+        self.disabled_at = clock.now()
+
+    def enable(self) -> None:
+        """Enable a disabled user."""
+        if self.status == "active":
+            raise InvalidTransition("the user is already active")
+        self.status = "active"
+        self.disabled_at = None
+
+
+class UserGroup(db.Model):
+    """A group of a tenant's users (SCIM Groups); the `admins` group is virtual and maps to the role."""
+
+    __tablename__ = "user_groups"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "external_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    #: An organisational label ("Engineering"); group names are not about a person, so stored plain
+    #: and filterable.
+    display_name: Mapped[str] = mapped_column(sa.String(255))
+    #: The identity provider's id for this group.
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    #: Bumped on every change: the SCIM ETag / meta.version.
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    #: Stored groups never map to a role; only the virtual admins group does.
+    is_admins = False
+
+    def touch(self) -> None:
+        """Record a change: a new version (ETag) and update time."""
+        self.version = (self.version or 0) + 1
+        self.updated_at = clock.now()
+
+
+class UserGroupMember(db.Model):
+    """Membership of a user in a group; goes with either of them."""
+
+    __tablename__ = "user_group_members"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "group_id"], ["user_groups.tenant_id", "user_groups.id"],
+                                ondelete="CASCADE", name="fk_user_group_members_group"),
+        sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["registered_users.tenant_id", "registered_users.id"],
+                                ondelete="CASCADE", name="fk_user_group_members_user"),
+        sa.UniqueConstraint("tenant_id", "group_id", "user_id"),
+        sa.Index("ix_user_group_members_user", "tenant_id", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    group_id: Mapped[uuid.UUID] = mapped_column()
+    user_id: Mapped[uuid.UUID] = mapped_column()
+
+
+class UserInvitation(db.Model):
+    """A one-time set-password link; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "user_invitations"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["registered_users.tenant_id", "registered_users.id"],
+                                ondelete="CASCADE", name="fk_user_invitations_user"),
+        sa.Index("ix_user_invitations_user", "tenant_id", "user_id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column()
+    #: SHA-256 of the secret part of the link (high-entropy, so a fast hash is right).
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    #: Set when the link is used, or superseded by a newer invitation.
+    used_at: Mapped[datetime | None]

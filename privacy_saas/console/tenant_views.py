@@ -1,0 +1,258 @@
+"""Tenant admin console at /console/t: sign in, users, tokens, set password from an invitation."""
+from __future__ import annotations
+
+import uuid
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from privacy_saas.auth.principal import load_principal
+from privacy_saas.console.forms import ConfirmForm
+from privacy_saas.console.tenant_forms import AddUserForm, RoleForm, SetPasswordForm, TenantLoginForm, TokenForm
+from privacy_saas.crypto.errors import CryptoError
+from privacy_saas.errors import AppError, NotFound
+from privacy_saas.extensions import db, limiter
+from privacy_saas.processor.tenants import service as tenants
+from privacy_saas.processor.users import service as users
+from privacy_saas.processor.users import tokens as tenant_tokens
+from privacy_saas.processor.users.models import RegisteredUser
+
+bp = Blueprint("tenant_console", __name__, url_prefix="/console/t", template_folder="templates")
+
+PAGE_SIZE = 50
+
+
+@bp.app_template_filter("readable_user")
+def readable_user(user: RegisteredUser) -> bool:
+    """Return whether the user's personal fields decrypt (a broken record must not break the page)."""
+    try:
+        user.email, user.display_name  # noqa: B018
+    except CryptoError:
+        return False
+    return True
+
+
+@bp.app_template_filter("user_label")
+def user_label(user: RegisteredUser) -> str:
+    """Return the name and e-mail to show for a user, or its id when it cannot be decrypted."""
+    if not readable_user(user):
+        return f"user {user.id} (cannot be decrypted)"
+    return f"{user.display_name} <{user.email}>" if user.display_name else user.email
+
+
+def _signed_in_user() -> RegisteredUser | None:
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    return user if isinstance(user, RegisteredUser) else None
+
+
+def admin_page(view):
+    """Decorate a page: a signed-in admin of a tenant; the tenant is passed as `tenant`."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = _signed_in_user()
+        if user is None:
+            return redirect(url_for("tenant_console.login", next=request.path))
+        if user.role != "admin":
+            abort(403)
+        load_principal()  # the audit actor: this admin
+        return view(*args, tenant=tenants.get(user.tenant_id), **kwargs)
+
+    return wrapper
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/console/t/") and not target.startswith("//"):
+        return target
+    return url_for("tenant_console.home")
+
+
+def _user(tenant, user_id: str) -> RegisteredUser:
+    try:
+        return users.get(tenant, uuid.UUID(user_id))
+    except ValueError:
+        raise NotFound("no such user") from None
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute", methods=["POST"])
+def login():
+    """Sign a registered user in (separate from staff sign-in)."""
+    form = TenantLoginForm()
+    if form.validate_on_submit():
+        user = None
+        try:
+            tenant = tenants.get_by_slug(form.organisation.data.strip().lower())
+        except NotFound:
+            tenant = None
+            users.verify_password_dummy(form.password.data)
+        if tenant is not None:
+            user = users.authenticate(tenant, form.email.data, form.password.data)
+        db.session.commit()
+        if user is None:
+            flash("Wrong organisation, e-mail or password, or the account cannot sign in.", "error")
+            return render_template("console/tenant/login.html", form=form), 401
+        session.clear()  # a fresh session on sign-in: no fixation
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("console/tenant/login.html", form=form), 400 if request.method == "POST" else 200
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    logout_user()
+    session.clear()
+    return redirect(url_for("tenant_console.login"))
+
+
+@bp.get("/")
+def home():
+    """Admins manage users; members only see that they are signed in."""
+    user = _signed_in_user()
+    if user is None:
+        return redirect(url_for("tenant_console.login"))
+    if user.role == "admin":
+        return redirect(url_for("tenant_console.user_list"))
+    return render_template("console/tenant/account.html", tenant=tenants.get(user.tenant_id), form=ConfirmForm())
+
+
+# --- users ---------------------------------------------------------------------------------
+
+@bp.get("/users")
+@admin_page
+def user_list(tenant):
+    """List the tenant's users; search by exact e-mail."""
+    email = (request.args.get("email") or "").strip() or None
+    page = max(request.args.get("page", 1, type=int), 1)
+    items, total = users.list_for(tenant, email=email, page_number=page, page_size=PAGE_SIZE)
+    return render_template("console/tenant/users.html", tenant=tenant, users=items, total=total, page=page,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), email=email or "",
+                           role_form=RoleForm(), form=ConfirmForm())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_page
+def user_add(tenant):
+    """Add a user and show the set-password link once."""
+    form = AddUserForm()
+    if form.validate_on_submit():
+        try:
+            user = users.create(tenant, email=form.email.data, display_name=form.display_name.data or None,
+                                role=form.role.data, invite=True)
+        except AppError as exc:
+            flash(exc.message, "error")
+            return render_template("console/tenant/user_add.html", tenant=tenant, form=form), exc.status
+        return render_template("console/tenant/invited.html", tenant=tenant, user=user,
+                               invitation=user.invitation), 201
+    return render_template("console/tenant/user_add.html", tenant=tenant, form=form), \
+        400 if request.method == "POST" else 200
+
+
+def _act(action, message: str):
+    """Run a user action from a list button; a refusal (last admin, ended tenant) is an error page."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    action()
+    flash(message, "ok")
+    return redirect(url_for("tenant_console.user_list"))
+
+
+@bp.post("/users/<user_id>/role")
+@admin_page
+def user_role(tenant, user_id: str):
+    """Change a user's role."""
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = _user(tenant, user_id)
+    return _act(lambda: users.update(tenant, user, role=form.role.data), f"Role changed to {form.role.data}.")
+
+
+@bp.post("/users/<user_id>/disable")
+@admin_page
+def user_disable(tenant, user_id: str):
+    user = _user(tenant, user_id)
+    return _act(lambda: users.disable(tenant, user), "User disabled.")
+
+
+@bp.post("/users/<user_id>/enable")
+@admin_page
+def user_enable(tenant, user_id: str):
+    user = _user(tenant, user_id)
+    return _act(lambda: users.enable(tenant, user), "User enabled.")
+
+
+@bp.post("/users/<user_id>/invite")
+@admin_page
+def user_invite(tenant, user_id: str):
+    """Issue a new set-password link (older ones stop working)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = _user(tenant, user_id)
+    invitation = users.invite_user(tenant, user)
+    return render_template("console/tenant/invited.html", tenant=tenant, user=user, invitation=invitation)
+
+
+@bp.route("/users/<user_id>/remove", methods=["GET", "POST"])
+@admin_page
+def user_remove(tenant, user_id: str):
+    """Confirm, then remove a user (their personal data is erased now)."""
+    user = _user(tenant, user_id)
+    form = ConfirmForm()
+    if request.method == "POST":
+        return _act(lambda: users.remove(tenant, user), "User removed; their personal data is erased.")
+    return render_template("console/tenant/user_remove.html", tenant=tenant, user=user, form=form)
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@admin_page
+def token_list(tenant):
+    """List the tenant's API tokens; create one (shown once)."""
+    form = TokenForm()
+    created = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            _token, created = tenant_tokens.create_token(tenant, form.name.data)
+            status = 201
+        else:
+            status = 400
+    return render_template("console/tenant/tokens.html", tenant=tenant, tokens=tenant_tokens.list_tokens(tenant),
+                           form=form, created=created, revoke_form=ConfirmForm()), status
+
+
+@bp.post("/tokens/<token_id>/revoke")
+@admin_page
+def token_revoke(tenant, token_id: str):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        tenant_tokens.revoke_token(tenant, uuid.UUID(token_id))
+    except ValueError:
+        raise NotFound("no such token") from None
+    flash("Token revoked.", "ok")
+    return redirect(url_for("tenant_console.token_list"))
+
+
+# --- invitations ---------------------------------------------------------------------------
+
+@bp.route("/set-password/<secret>", methods=["GET", "POST"])
+@limiter.limit("20/minute", methods=["POST"])
+def set_password(secret: str):
+    """Set a password from a one-time invitation link."""
+    _invitation, user, tenant = users.find_invitation(secret)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        users.set_password(secret, form.password.data)
+        flash("Password set. You can sign in now.", "ok")
+        return redirect(url_for("tenant_console.login"))
+    return render_template("console/tenant/set_password.html", form=form, tenant=tenant), \
+        400 if request.method == "POST" else 200
