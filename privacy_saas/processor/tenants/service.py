@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from privacy_saas import audit, clock
 from privacy_saas.crypto.service import create_tenant_keys
-from privacy_saas.errors import Forbidden, NotFound
+from privacy_saas.errors import NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.files import TenantSpec
 from privacy_saas.processor.tenants.models import Tenant
@@ -22,13 +22,6 @@ def get(tenant_id) -> Tenant:
     if tenant is None:
         raise NotFound("no such tenant")
     return tenant
-
-
-def require_writable(tenant: Tenant) -> None:
-    """Refuse writes by users, tokens and SCIM once the contract has ended."""
-    if not tenant.accepts_writes:
-        raise Forbidden(f"tenant is {tenant.status}: its data can be read and exported, not changed",
-                        code="tenant_ended")
 
 
 def get_by_slug(slug: str) -> Tenant:

@@ -9,7 +9,7 @@ from privacy_saas import audit, clock
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant, parse_period
-from privacy_saas.processor.tenants.service import require_writable
+from privacy_saas.processor.tenants.gates import ensure_writable
 from privacy_saas.processor.usage.models import SupportRequest, UsageEvent
 from privacy_saas.processor.users.models import RegisteredUser
 
@@ -27,7 +27,7 @@ def _known_users(tenant: Tenant, user_ids) -> dict:
 
 def ingest(tenant: Tenant, events: list[dict]) -> int:
     """Store a validated batch of events atomically; any bad event refuses the whole batch."""
-    require_writable(tenant)
+    ensure_writable(tenant)
     users = _known_users(tenant, [e["user_id"] for e in events])
     horizon = clock.now() + MAX_FUTURE_SKEW
     errors: dict[str, dict] = {}
@@ -53,7 +53,7 @@ def ingest(tenant: Tenant, events: list[dict]) -> int:
 
 def record_support_request(tenant: Tenant, user_id, subject: str, body: str) -> SupportRequest:
     """Store a support request of one of the tenant's users."""
-    require_writable(tenant)
+    ensure_writable(tenant)
     if user_id not in _known_users(tenant, [user_id]):
         raise AppError("no such user in this tenant", code="invalid_input",
                        errors={"user_id": ["no such user in this tenant"]})

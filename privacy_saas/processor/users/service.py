@@ -22,6 +22,7 @@ from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.errors import AppError, Conflict, Forbidden, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.processor.tenants.gates import ensure_readable, ensure_writable
 from privacy_saas.processor.users.models import ROLES, STATUSES, RegisteredUser, UserInvitation
 
 log = logging.getLogger(__name__)
@@ -35,23 +36,6 @@ INVITATION_TTL = timedelta(hours=72)
 #: Where the console serves the set-password page; the secret follows.
 SET_PASSWORD_PATH = "/console/t/set-password/"
 _is_email = validate.Email(error="not a valid e-mail address")
-
-
-# --- tenant gates --------------------------------------------------------------------------
-
-def ensure_readable(tenant: Tenant) -> None:
-    """Refuse every access to a tenant being purged or purged."""
-    if tenant.status in ("purging", "purged"):
-        raise Forbidden(f"the tenant is {tenant.status}; its data is being or has been erased",
-                        code="tenant_purged")
-
-
-def ensure_writable(tenant: Tenant) -> None:
-    """Refuse writes once the tenant's contract has ended (403 `tenant_ended`)."""
-    ensure_readable(tenant)
-    if not tenant.accepts_writes:
-        raise Forbidden(f"the tenant's contract has {tenant.status}; its users can no longer be changed",
-                        code="tenant_ended")
 
 
 def _lock_tenant(tenant: Tenant) -> None:
