@@ -1,7 +1,7 @@
 """Console forms (Flask-WTF: every form carries a CSRF token)."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 
 class LoginForm(FlaskForm):
@@ -11,3 +11,12 @@ class LoginForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A bare form: a button whose only field is the CSRF token."""
+
+
+class LegalHoldForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(min=3, max=500)])
+    until = DateField("Review on", validators=[Optional()])
+
+
+class EndContractForm(FlaskForm):
+    on = DateField("Last contract day", validators=[Optional()])

@@ -1,16 +1,18 @@
 """Staff console: sign in, tenants list, tenant page."""
 from __future__ import annotations
 
+import json
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
-from privacy_saas.auth.principal import CAPABILITIES
-from privacy_saas.console.forms import ConfirmForm, LoginForm
+from privacy_saas.auth.principal import CAPABILITIES, load_principal
+from privacy_saas.console.forms import ConfirmForm, EndContractForm, LegalHoldForm, LoginForm
 from privacy_saas.extensions import db
+from privacy_saas.lifecycle import service as lifecycle
 from privacy_saas.processor.tenants import service as tenant_service
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -78,8 +80,73 @@ def tenants():
                            status=status)
 
 
+@bp.before_request
+def _principal():
+    # Services audit as g.principal: console sessions name the staff member too.
+    load_principal()
+
+
+def _can(capability: str) -> bool:
+    return isinstance(current_user._get_current_object(), Staff) and current_user.role in CAPABILITIES[capability]
+
+
+@bp.app_context_processor
+def _staff_helpers():
+    return {"staff_can": _can}
+
+
 @bp.get("/tenants/<slug>")
 @staff_page("tenants.read")
 def tenant(slug: str):
-    """Show one tenant."""
-    return render_template("console/tenant.html", tenant=tenant_service.get_by_slug(slug))
+    """Show one tenant: contract, purge date, legal holds, certificate."""
+    found = tenant_service.get_by_slug(slug)
+    certificate = lifecycle.certificate(found) if found.status == "purged" else None
+    return render_template("console/tenant.html", tenant=found, holds=lifecycle.list_holds(found),
+                           decision=lifecycle.purge_decision(found), certificate=certificate,
+                           hold_form=LegalHoldForm(), end_form=EndContractForm(), confirm=ConfirmForm())
+
+
+@bp.post("/tenants/<slug>/end-contract")
+@staff_page("tenants.offboard")
+def tenant_end_contract(slug: str):
+    """End the contract from the console."""
+    form = EndContractForm()
+    if not form.validate_on_submit():
+        abort(400)
+    found = tenant_service.get_by_slug(slug)
+    lifecycle.end_contract(found, form.on.data)
+    flash(f"Contract ended on {found.contract_end}; purge due on {found.purge_due_on}.", "ok")
+    return redirect(url_for("console.tenant", slug=slug))
+
+
+@bp.post("/tenants/<slug>/legal-holds")
+@staff_page("legal_holds.manage")
+def tenant_place_hold(slug: str):
+    """Place a legal hold."""
+    form = LegalHoldForm()
+    if not form.validate_on_submit():
+        flash("A legal hold needs a reason of at least 3 characters.", "error")
+        return redirect(url_for("console.tenant", slug=slug))
+    lifecycle.place_hold(tenant_service.get_by_slug(slug), form.reason.data, current_user.id, form.until.data)
+    flash("Legal hold placed: the tenant will not be purged until it is released.", "ok")
+    return redirect(url_for("console.tenant", slug=slug))
+
+
+@bp.post("/tenants/<slug>/legal-holds/<uuid:hold_id>/release")
+@staff_page("legal_holds.manage")
+def tenant_release_hold(slug: str, hold_id):
+    """Release a legal hold."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    lifecycle.release_hold(tenant_service.get_by_slug(slug), hold_id, current_user.id)
+    flash("Legal hold released.", "ok")
+    return redirect(url_for("console.tenant", slug=slug))
+
+
+@bp.get("/tenants/<slug>/certificate.json")
+@staff_page("tenants.read")
+def tenant_certificate(slug: str):
+    """Download the signed deletion certificate."""
+    cert = lifecycle.certificate(tenant_service.get_by_slug(slug))
+    return Response(json.dumps(cert.document, indent=2), mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{slug}-deletion-certificate.json"'})
