@@ -17,6 +17,8 @@ from privacy_saas.processor.tenants import service as tenants
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users import tokens as tenant_tokens
 from privacy_saas.processor.users.models import RegisteredUser
+from privacy_saas.lifecycle import export as exports
+from privacy_saas.subprocessors import service as subprocessors
 
 bp = Blueprint("tenant_console", __name__, url_prefix="/console/t", template_folder="templates")
 
@@ -256,3 +258,28 @@ def set_password(secret: str):
         return redirect(url_for("tenant_console.login"))
     return render_template("console/tenant/set_password.html", form=form, tenant=tenant), \
         400 if request.method == "POST" else 200
+
+
+# --- return export and sub-processors --------------------------------------------------------
+
+@bp.route("/export", methods=["GET", "POST"])
+@admin_page
+def export_page(tenant):
+    """Request and download the return export (after contract end, for return_then_delete)."""
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        exports.request_export(tenant, str(_signed_in_user().id))
+        flash("Export requested: it appears below when ready.", "ok")
+        return redirect(url_for("tenant_console.export_page"))
+    return render_template("console/tenant/export.html", tenant=tenant, exports=exports.list_exports(tenant),
+                           form=form, purge_due_on=tenant.purge_due_on)
+
+
+@bp.get("/subprocessors")
+@admin_page
+def subprocessors_page(tenant):
+    """The vendor's sub-processors (read-only), with the date each was added."""
+    return render_template("console/tenant/subprocessors.html", tenant=tenant,
+                           subprocessors=subprocessors.list_subprocessors(include_removed=True), show_removed=True)
