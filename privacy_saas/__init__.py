@@ -40,7 +40,17 @@ def create_app(config: dict | None = None) -> Flask:
     from privacy_saas.cli import register
 
     register(app)
+    _start_embedded_scheduler(app)
     return app
+
+
+def _start_embedded_scheduler(app: Flask) -> None:
+    """Without Redis there is no worker: `make run` asks the web process to sweep periodically."""
+    interval = float(os.environ.get("PRIVACY_SAAS_EMBEDDED_SCHEDULER") or 0)
+    if interval > 0 and not app.config.get("REDIS_URL") and not app.config.get("TESTING"):
+        from privacy_saas.jobs.worker import start_scheduler
+
+        start_scheduler(app, interval)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -16,4 +16,6 @@ ensure_venv
 HOST="${PRIVACY_SAAS_HOST:-127.0.0.1}"
 PORT="${PRIVACY_SAAS_PORT:-5000}"
 echo "Serving on http://$HOST:$PORT  (Ctrl-C to stop)"
+# No Redis here: the web process runs jobs in a thread and the lifecycle sweep every 5 minutes.
+export PRIVACY_SAAS_EMBEDDED_SCHEDULER="${PRIVACY_SAAS_EMBEDDED_SCHEDULER:-300}"
 exec .venv/bin/flask --app wsgi run --host "$HOST" --port "$PORT"
