@@ -49,3 +49,14 @@ def retention_sweep() -> dict:
     sweep = run_sweep()
     return {"sweep_id": str(sweep.id),
             "deleted": {name: entry["deleted"] for name, entry in sweep.report["rules"].items()}}
+
+
+def sweep_is_due() -> bool:
+    """Return whether the quarterly sweep should run: none yet, or the last finished a review interval ago."""
+    from privacy_saas import clock
+    from privacy_saas.controller.retention.rules import parse_period, review_interval
+
+    if service.running_sweep() is not None:
+        return False
+    last = service.last_sweep()
+    return last is None or last.finished_at + parse_period(review_interval()) <= clock.now()

@@ -46,8 +46,8 @@ def build_export(tenant_id: str, export_id: str) -> None:
 
 
 def sweep(dry_run: bool = False) -> dict:
-    """End contracts that are over, queue due purges and usage retention; return what was (or would be) done."""
-    report = {"ended": [], "purge": [], "held_or_waiting": [], "usage_retention": 0}
+    """End contracts that are over; queue due purges, usage retention and the quarterly controller sweep."""
+    report = {"ended": [], "purge": [], "held_or_waiting": [], "usage_retention": 0, "controller_retention": False}
     for tenant in service.contracts_to_end():
         report["ended"].append(tenant.slug)
         if not dry_run:
@@ -67,7 +67,13 @@ def sweep(dry_run: bool = False) -> dict:
         for tenant in tenants.list_all(status="active"):
             enqueue("privacy_saas.processor.usage.tasks.enforce_usage_retention", str(tenant.id))
             report["usage_retention"] += 1
+        from privacy_saas.controller.tasks import sweep_is_due
+
+        report["controller_retention"] = sweep_is_due()
+        if report["controller_retention"]:
+            enqueue("privacy_saas.controller.tasks.retention_sweep")
         audit.record("scheduler.sweep", actor=("system", None),
-                     detail={"ended": len(report["ended"]), "purges_queued": len(report["purge"])})
+                     detail={"ended": len(report["ended"]), "purges_queued": len(report["purge"]),
+                             "controller_retention": report["controller_retention"]})
         db.session.commit()
     return report

@@ -235,3 +235,16 @@ def test_usage_retention_deletes_only_expired_events(session, seeded):
     assert deleted == 25 - len(remaining) and deleted > 0
     assert all(at >= cutoff for at in remaining)
     assert rows_of(other.id)["usage_events"] == 25
+
+
+def test_sweep_runs_the_controller_retention_quarterly(app, session, runner):
+    from privacy_saas.controller.retention.models import RetentionSweep
+    from privacy_saas.lifecycle.tasks import sweep
+    clock.travel_to(date(2026, 1, 1))
+    assert sweep()["controller_retention"] is True
+    assert session.scalar(sa.select(sa.func.count()).select_from(RetentionSweep)) == 1
+    clock.travel_to(date(2026, 3, 1))
+    assert sweep()["controller_retention"] is False
+    clock.travel_to(date(2026, 4, 2))
+    assert sweep()["controller_retention"] is True
+    assert session.scalar(sa.select(sa.func.count()).select_from(RetentionSweep)) == 2
