@@ -100,8 +100,9 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.lifecycle.api import blp as lifecycle_blp
     from privacy_saas.processor.tenants.api import blp as tenants_blp
     from privacy_saas.processor.usage.api import blp as usage_blp
+    from privacy_saas.rights.api import blp as rights_blp
 
-    for blp in (tenants_blp, usage_blp, lifecycle_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, rights_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)

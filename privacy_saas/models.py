@@ -16,4 +16,5 @@ from privacy_saas.lifecycle.models import (  # noqa: F401
 from privacy_saas.processor.tenants.models import Tenant  # noqa: F401
 from privacy_saas.processor.usage.models import SupportRequest, UsageEvent  # noqa: F401
 from privacy_saas.processor.users.models import RegisteredUser  # noqa: F401
+from privacy_saas.rights.models import DataSubjectRequest, DsrTask  # noqa: F401
 from privacy_saas.subprocessors.models import Subprocessor  # noqa: F401
