@@ -94,6 +94,7 @@ def _configure_sqlite(engine) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from privacy_saas.console.rights_views import bp as rights_console_bp
     from privacy_saas.console.views import bp as console_bp
     from privacy_saas.extensions import api, csrf
     from privacy_saas.health import bp as health_bp
@@ -107,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(rights_console_bp)
     app.register_blueprint(health_bp)
     _register_controller(app)
 

@@ -21,6 +21,7 @@ EMAIL = "Grace.Hopper@Example.com"
 @pytest.fixture(autouse=True)
 def _eager(app, monkeypatch):
     monkeypatch.setitem(app.config, "JOBS_EAGER", True)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
 
 
 @pytest.fixture
