@@ -13,6 +13,7 @@ from privacy_saas.rights.schemas import (
     DsrSchema,
     ExtendSchema,
     RejectSchema,
+    SelfServiceResultSchema,
     TaskQuerySchema,
     TaskSchema,
 )
@@ -170,3 +171,33 @@ class InstructionExport(MethodView):
         """Download the subject's export once (the tenant passes it on to the subject)."""
         task = service.get_instruction(g.principal.tenant_id, task_id)
         return _zip(exports.download(task), task)
+
+
+def _session_user():
+    """Return the registered user signed in to this session, else raise 401."""
+    from flask_login import current_user
+
+    from privacy_saas.auth.principal import Unauthorized
+    from privacy_saas.processor.users.models import RegisteredUser
+
+    user = current_user._get_current_object() if current_user else None
+    if not isinstance(user, RegisteredUser):
+        raise Unauthorized("sign in as a registered user to delete your own account")
+    return user
+
+
+@blp.route("/me/deletion")
+class SelfDeletion(MethodView):
+    @blp.response(201, SelfServiceResultSchema)
+    def post(self):
+        """Delete my account where my organisation allows it; otherwise ask my organisation's admin."""
+        return service.self_service_delete(_session_user())
+
+
+@blp.route("/users/<uuid:user_id>/self-deletion")
+class SelfDeletionForwarded(MethodView):
+    @require_tenant()
+    @blp.response(201, SelfServiceResultSchema)
+    def post(self, user_id):
+        """The tenant's app forwards its signed-in user's own deletion request (same rule as /me/deletion)."""
+        return service.self_service_delete(service.get_user(g.principal.tenant_id, user_id))

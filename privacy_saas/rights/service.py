@@ -393,3 +393,11 @@ def self_service_delete(user: RegisteredUser) -> dict:
     audit.record("dsr.instruction.create", tenant_id=tenant.id, targets=[task.id, request.id, user.id],
                  actor=("user", str(user.id)), detail={"kind": "erase"})
     return {"deleted": False, "instruction_id": task.id, "request_id": request.id}
+
+
+def get_user(tenant_id, user_id) -> RegisteredUser:
+    """Return one of the tenant's registered users (another tenant's is a 404)."""
+    user = db.session.get(RegisteredUser, (tenant_id, user_id))
+    if user is None:
+        raise NotFound("no such user")
+    return user
