@@ -114,3 +114,33 @@ def test_lookup_skips_purged_tenants_and_never_decrypts(session, world, monkeypa
     matches = service.lookup(EMAIL)
     assert matches.contact_id == world["contact"].id
     assert matches.users == [(world["a"].id, world["user_a"].id)]
+
+
+def test_instruction_of_a_purged_tenant_is_not_executed(client, world, headers, tenant_headers, session):
+    a = tenant_headers(world["a"])
+    client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=headers("dpo"))
+    instruction = client.get("/api/v1/instructions", headers=a).json[0]
+    world["a"].status = "purging"
+    session.commit()
+    refused = client.post(f"/api/v1/instructions/{instruction['id']}/approve", headers=a)
+    assert refused.status_code == 409 and refused.json["code"] == "tenant_gone"
+    assert client.get(f"/api/v1/instructions/{instruction['id']}", headers=a).json["status"] == "pending"
+
+
+def test_shredded_tenant_is_counted_not_searched(session, world):
+    from privacy_saas.crypto.service import destroy_tenant_keys
+    from privacy_saas.rights import service
+
+    destroy_tenant_keys(world["b"])
+    session.flush()
+    matches = service.lookup(EMAIL)
+    assert matches.unsearchable_tenants == 1 and [t for t, _ in matches.users] == [world["a"].id]
+
+
+def test_staff_cannot_download_a_tenants_export(client, world, headers, tenant_headers):
+    a = tenant_headers(world["a"])
+    client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=headers("dpo"))
+    instruction = client.get("/api/v1/instructions", headers=a).json[0]
+    client.post(f"/api/v1/instructions/{instruction['id']}/approve", headers=a)
+    assert client.get(f"/api/v1/dsr-tasks/{instruction['id']}/export", headers=headers("admin")).status_code == 403
+    assert client.get(f"/api/v1/instructions/{instruction['id']}/export", headers=a).status_code == 200
