@@ -178,11 +178,14 @@ def _session_user():
     from flask_login import current_user
 
     from privacy_saas.auth.principal import Unauthorized
+    from privacy_saas.extensions import csrf
     from privacy_saas.processor.users.models import RegisteredUser
 
     user = current_user._get_current_object() if current_user else None
     if not isinstance(user, RegisteredUser):
         raise Unauthorized("sign in as a registered user to delete your own account")
+    # The blueprint is CSRF-exempt for bearer tokens; this endpoint rides on the session cookie.
+    csrf.protect()
     return user
 
 
