@@ -40,8 +40,13 @@ class ExportGone(AppError):
     code = "export_gone"
 
 
-def _path(task: DsrTask) -> Path:
-    return Path(current_app.config["EXPORT_DIR"]) / "dsr" / f"{task.id}.zip.sealed"
+def path_of(task: DsrTask) -> Path:
+    """Return where a task's sealed export lives.
+
+    A tenant's exports sit in its export directory, which the purge deletes with everything else.
+    """
+    folder = "controller" if task.scope == "controller" else str(task.tenant_id)
+    return Path(current_app.config["EXPORT_DIR"]) / folder / "dsr" / f"{task.id}.zip.sealed"
 
 
 def _scope(task: DsrTask) -> str:
@@ -124,7 +129,7 @@ def build(task: DsrTask) -> None:
         with tempfile.TemporaryFile() as plain:
             write_zip(doc, plain)
             plain.seek(0)
-            size = seal_file(_scope(task), plain, _path(task), functools.partial(_aad, task.id))
+            size = seal_file(_scope(task), plain, path_of(task), functools.partial(_aad, task.id))
         task.export_status, task.export_expires_at = "ready", clock.now() + RETENTION
         task.finish({"export_bytes": size, **{k: len(v) for k, v in doc.items() if isinstance(v, list)}})
     task.request.close_if_done()
@@ -135,7 +140,7 @@ def build(task: DsrTask) -> None:
 
 
 def _delete_file(task: DsrTask) -> None:
-    _path(task).unlink(missing_ok=True)
+    path_of(task).unlink(missing_ok=True)
 
 
 def download(task: DsrTask) -> bytes:
@@ -148,7 +153,7 @@ def download(task: DsrTask) -> bytes:
     if clock.now() >= task.export_expires_at:
         expire(task)
         raise ExportGone("this export has expired and been deleted")
-    data = b"".join(open_file(_scope(task), _path(task), functools.partial(_aad, task.id)))
+    data = b"".join(open_file(_scope(task), path_of(task), functools.partial(_aad, task.id)))
     task.export_status, task.export_downloaded_at = "downloaded", clock.now()
     _delete_file(task)
     db.session.flush()

@@ -77,10 +77,12 @@ def lookup(email: str) -> Matches:
         except CryptoError:
             matches.unsearchable_tenants += 1
     if pairs:
-        # One indexed query: (tenant_id, email_bidx) is unique.
+        # One query of point look-ups on the unique (tenant_id, email_bidx) index; an OR of
+        # equalities, because SQLite does not use the index for a row-value IN.
         rows = db.session.execute(
             sa.select(RegisteredUser.tenant_id, RegisteredUser.id)
-            .where(sa.tuple_(RegisteredUser.tenant_id, RegisteredUser.email_bidx).in_(pairs))
+            .where(sa.or_(*(sa.and_(RegisteredUser.tenant_id == tenant_id, RegisteredUser.email_bidx == bidx)
+                            for tenant_id, bidx in pairs)))
             .order_by(RegisteredUser.tenant_id)).all()
         matches.users = [(row.tenant_id, row.id) for row in rows]
     return matches

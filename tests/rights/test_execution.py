@@ -6,16 +6,20 @@ import json
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 from privacy_saas import clock
 from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.extensions import db
 from privacy_saas.processor.users.models import RegisteredUser
+from privacy_saas.rights import exports
 from tests.rights.conftest import EMAIL
 
 
 def _file(app, task_id) -> Path:
-    return Path(app.config["EXPORT_DIR"]) / "dsr" / f"{task_id}.zip.sealed"
+    from privacy_saas.rights.models import DsrTask
+
+    return exports.path_of(db.session.get(DsrTask, UUID(str(task_id))))
 
 
 def _request(client, headers, kind, **extra):
@@ -143,3 +147,12 @@ def test_rectify_changes_only_the_approved_fields(client, world, headers, tenant
     assert contact.job_title == "Admiral" and contact.name == "Grace Hopper"
     user_b = db.session.get(RegisteredUser, (world["b"].id, world["user_b"].id))
     assert user_b.display_name == "Grace"  # B never decided
+
+
+def test_purge_of_the_tenant_removes_its_subject_exports(app, client, world, headers, tenant_headers):
+    a = tenant_headers(world["a"])
+    client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=headers("dpo"))
+    instruction = client.get("/api/v1/instructions", headers=a).json[0]
+    client.post(f"/api/v1/instructions/{instruction['id']}/approve", headers=a)
+    path = _file(app, instruction["id"])
+    assert path.exists() and Path(app.config["EXPORT_DIR"]) / str(world["a"].id) in path.parents
