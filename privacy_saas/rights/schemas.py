@@ -60,6 +60,7 @@ class RoutingSchema(Schema):
     task_id = fields.UUID()
     scope = fields.String()
     tenant_id = fields.UUID(allow_none=True)
+    subject_id = fields.UUID()
     status = fields.String()
     routing = fields.String()
 

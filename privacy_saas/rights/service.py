@@ -201,8 +201,8 @@ def routing(request: DataSubjectRequest) -> list[dict]:
             text = "handled by the vendor (the controller)"
         else:
             text = f"forwarded to {names.get(task.tenant_id, 'a former customer')} (the controller)"
-        out.append({"task_id": task.id, "scope": task.scope, "tenant_id": task.tenant_id, "status": task.status,
-                    "routing": text})
+        out.append({"task_id": task.id, "scope": task.scope, "tenant_id": task.tenant_id,
+                    "subject_id": task.subject_id, "status": task.status, "routing": text})
     return out
 
 

@@ -32,3 +32,16 @@ def test_request_page_and_decisions(client, session, world, headers, make_staff)
     assert done.status_code == 302
     db.session.expire_all()
     assert db.session.get(Contact, contact_id) is None
+
+
+def test_support_sees_requests_but_cannot_decide(client, session, world, headers, make_staff):
+    from privacy_saas.rights.service import list_staff_tasks
+
+    request_id = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=headers("dpo")).json["id"]
+    _login(client, session, make_staff, "support")
+    page = client.get(f"/console/rights/{request_id}").get_data(as_text=True)
+    assert "Approve and carry out" not in page
+    task_id = list_staff_tasks()[0].id
+    refused = client.post(f"/console/rights/tasks/{task_id}/approve", data={"csrf_token": csrf_token(page)})
+    assert refused.status_code == 403
+    assert db.session.get(Contact, world["contact"].id) is not None

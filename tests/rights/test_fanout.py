@@ -29,6 +29,7 @@ def test_erase_fans_out_and_each_controller_decides(client, world, headers, tena
     body = created.json
     assert body["match_count"] == 3 and body["status"] == "open"
     assert "Grace" not in created.get_data(as_text=True) and "hopper" not in created.get_data(as_text=True).lower()
+    assert {r["subject_id"] for r in body["routing"]} == {str(contact_id), str(user_a), str(user_b)}
     routes = sorted(r["routing"] for r in body["routing"])
     assert routes == ["forwarded to Alpha Ltd (the controller)", "forwarded to Beta Ltd (the controller)",
                       "handled by the vendor (the controller)"]
