@@ -106,6 +106,7 @@ def _configure_sqlite(engine) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from privacy_saas.console.rights_views import bp as rights_console_bp
     from privacy_saas.console.views import bp as console_bp
     from privacy_saas.extensions import api, csrf
     from privacy_saas.health import bp as health_bp
@@ -113,8 +114,9 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.processor.tenants.api import blp as tenants_blp
     from privacy_saas.processor.usage.api import blp as usage_blp
     from privacy_saas.processor.users.api import blp as users_blp
+    from privacy_saas.rights.api import blp as rights_blp
 
-    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)
@@ -126,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(console_bp)
     app.register_blueprint(tenant_console_bp)
+    app.register_blueprint(rights_console_bp)
     app.register_blueprint(health_bp)
     _register_controller(app)
 

@@ -21,4 +21,5 @@ from privacy_saas.processor.users.models import (  # noqa: F401
     UserGroupMember,
     UserInvitation,
 )
+from privacy_saas.rights.models import DataSubjectRequest, DsrTask  # noqa: F401
 from privacy_saas.subprocessors.models import Subprocessor  # noqa: F401

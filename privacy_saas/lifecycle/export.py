@@ -6,10 +6,10 @@ the purge makes any leftover copy unreadable, and the purge deletes the files to
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
-import os
 import tempfile
 import uuid
 import zipfile
@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from privacy_saas import audit, clock
-from privacy_saas.crypto.envelope import key_version_of
 from privacy_saas.crypto.fields import Encrypted
-from privacy_saas.crypto.keyring import keyring, tenant_scope
+from privacy_saas.crypto.keyring import tenant_scope
+from privacy_saas.crypto.sealed_files import open_file, seal_file
 from privacy_saas.errors import Conflict, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.jobs.queue import enqueue
@@ -32,7 +32,6 @@ from privacy_saas.processor.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1024 * 1024
 #: Tables that describe the export machinery or credentials, not the tenant's data.
 SKIP_TABLES = frozenset({"tenant_exports", "api_tokens", "purge_runs", "deletion_certificates",
                          "legal_holds", "monthly_aggregates", "audit_entries", "tenants"})
@@ -126,45 +125,19 @@ def _write_zip(tenant: Tenant, fh) -> None:
 
 def build(tenant: Tenant, export: TenantExport) -> None:
     """Write the sealed ZIP for `export`."""
-    cipher = keyring().writer(tenant_scope(tenant.id))
     target = _path(tenant.id, export.id)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile() as plain:
         _write_zip(tenant, plain)
         plain.seek(0)
-        partial = target.with_suffix(".partial")
-        with open(partial, "wb") as out:
-            index = 0
-            chunk = plain.read(CHUNK)
-            while True:
-                following = plain.read(CHUNK)
-                final = not following
-                sealed = cipher.seal(chunk, _aad(export.id, index, final))
-                out.write(len(sealed).to_bytes(4, "big") + sealed)
-                if final:
-                    break
-                chunk, index = following, index + 1
-        os.replace(partial, target)
-    export.status, export.ready_at, export.size_bytes = "ready", clock.now(), target.stat().st_size
+        size = seal_file(tenant_scope(tenant.id), plain, target, functools.partial(_aad, export.id))
+    export.status, export.ready_at, export.size_bytes = "ready", clock.now(), size
 
 
 def open_export(tenant: Tenant, export: TenantExport) -> Iterator[bytes]:
     """Yield the decrypted ZIP of a ready export, chunk by chunk."""
     if export.status != "ready":
         raise Conflict(f"export is {export.status}", code="export_not_ready")
-    path = _path(tenant.id, export.id)
-    scope = tenant_scope(tenant.id)
-
-    def chunks():
-        with open(path, "rb") as fh:
-            index = 0
-            while header := fh.read(4):
-                sealed = fh.read(int.from_bytes(header, "big"))
-                final = fh.peek(1) == b"" if hasattr(fh, "peek") else False
-                cipher = keyring().reader(scope, key_version_of(sealed))
-                yield cipher.open(sealed, _aad(export.id, index, final))
-                index += 1
-
+    chunks = open_file(tenant_scope(tenant.id), _path(tenant.id, export.id), functools.partial(_aad, export.id))
     export.downloads += 1
     audit.record("export.download", tenant_id=tenant.id, targets=[export.id])
-    return chunks()
+    return chunks

@@ -1,0 +1,76 @@
+"""Staff console pages of data-subject requests: deadline dashboard and request detail (ids, never data)."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from privacy_saas import clock
+from privacy_saas.auth.principal import CAPABILITIES, load_principal
+from privacy_saas.console.forms import ConfirmForm
+from privacy_saas.console.views import staff_page
+from privacy_saas.rights import service
+
+
+class RejectForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=1000)])
+
+bp = Blueprint("rights_console", __name__, url_prefix="/console/rights", template_folder="templates")
+
+
+@bp.before_request
+def _principal():
+    load_principal()
+
+
+@bp.route("/")
+@staff_page("dsr.record")
+def dashboard():
+    """Open requests: overdue, due within 7 days, later."""
+    return render_template("console/rights/dashboard.html", groups=service.dashboard(), now=clock.now())
+
+
+@bp.route("/<uuid:request_id>")
+@staff_page("dsr.record")
+def request_detail(request_id):
+    """One request: deadline, extension and where each match was routed."""
+    return _render(service.get(request_id))
+
+
+def _render(request, reject_form=None, status: int = 200):
+    can_decide = g.principal is not None and g.principal.staff.role in CAPABILITIES["dsr.decide"]
+    return render_template("console/rights/request.html", request=request, routes=service.routing(request),
+                           now=clock.now(), zip=zip, can_decide=can_decide, approve_form=ConfirmForm(),
+                           reject_form=reject_form or RejectForm()), status
+
+
+def _actor() -> str:
+    kind, actor_id = g.principal.actor
+    return f"{kind}:{actor_id}"
+
+
+@bp.post("/tasks/<uuid:task_id>/approve")
+@staff_page("dsr.decide")
+def task_approve(task_id):
+    """Approve a controller-scope task and carry it out (tenant instructions are refused)."""
+    task = service.get_staff_task(task_id)
+    if not ConfirmForm().validate_on_submit():
+        return _render(task.request, status=400)
+    service.approve(task, _actor())
+    flash("Approved and carried out." if task.status == "executed" else "Approved; the export is being built.", "ok")
+    return redirect(url_for(".request_detail", request_id=task.request_id))
+
+
+@bp.post("/tasks/<uuid:task_id>/reject")
+@staff_page("dsr.decide")
+def task_reject(task_id):
+    """Reject a controller-scope task with a reason."""
+    task = service.get_staff_task(task_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        flash("A rejection needs a reason.", "error")
+        return _render(task.request, form, 400)
+    service.reject(task, _actor(), form.reason.data)
+    flash("Rejected.", "ok")
+    return redirect(url_for(".request_detail", request_id=task.request_id))

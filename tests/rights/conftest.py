@@ -1,0 +1,101 @@
+"""Fixtures of the rights tests: one person known to the vendor and to two tenants."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from privacy_saas import clock
+from privacy_saas.auth import tokens
+from privacy_saas.crypto.keyring import keyring, tenant_scope
+from privacy_saas.crypto.service import create_tenant_keys
+from privacy_saas.extensions import db
+from privacy_saas.processor.usage.models import SupportRequest, UsageEvent
+from privacy_saas.processor.users.models import RegisteredUser
+from tests.helpers import bearer
+
+EMAIL = "Grace.Hopper@Example.com"
+
+
+@pytest.fixture(autouse=True)
+def _eager(app, monkeypatch):
+    monkeypatch.setitem(app.config, "JOBS_EAGER", True)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+
+
+@pytest.fixture
+def keyed_tenant(make_tenant):
+    """Create a tenant with its keys."""
+
+    def make(slug: str, **fields):
+        tenant = make_tenant(slug, name=fields.pop("name", f"{slug.title()} Ltd"), **fields)
+        create_tenant_keys(tenant)
+        db.session.flush()
+        return tenant
+
+    return make
+
+
+@pytest.fixture
+def make_user(session):
+    """Create a registered user with `events` usage events and `support` support requests."""
+
+    def make(tenant, email: str | None = None, events: int = 3, support: int = 1, **fields):
+        email = email or f"u-{uuid.uuid4().hex[:8]}@example.org"
+        user = RegisteredUser(tenant_id=tenant.id, email=email, display_name=fields.pop("display_name", "Grace"),
+                              email_bidx=keyring().email_index(tenant_scope(tenant.id), email), **fields)
+        session.add(user)
+        session.flush()
+        now = clock.now()
+        for n in range(events):
+            session.add(UsageEvent(tenant_id=tenant.id, user_id=user.id, kind="page_view",
+                                   occurred_at=now - timedelta(days=n), detail={"path": f"/p/{n}"}))
+        for _ in range(support):
+            session.add(SupportRequest(tenant_id=tenant.id, user_id=user.id, subject="Help", body="Cannot log in"))
+        session.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def headers(session, make_staff):
+    """Return bearer headers for a new staff member of `role`."""
+
+    def make(role: str = "dpo") -> dict:
+        staff, _ = make_staff(role)
+        token = tokens.issue(kind="staff", name="test", staff_id=staff.id)[1]
+        session.commit()
+        return bearer(token)
+
+    return make
+
+
+@pytest.fixture
+def tenant_headers(session):
+    def make(tenant) -> dict:
+        token = tokens.issue(kind="tenant", name="t", tenant_id=tenant.id)[1]
+        session.commit()
+        return bearer(token)
+
+    return make
+
+
+@pytest.fixture
+def world(session, keyed_tenant, make_user):
+    """Grace is a vendor contact and a user of tenants A and B (plus bystanders everywhere)."""
+    from privacy_saas.controller.bootstrap import ensure_ready
+    from privacy_saas.controller.contacts import service as contacts
+
+    ensure_ready()
+    contact = contacts.create({"email": EMAIL.lower(), "name": "Grace Hopper", "source": "event",
+                               "lawful_basis": "legitimate_interest"})
+    other_contact = contacts.create({"email": "someone@else.org", "name": "Someone", "source": "event",
+                                     "lawful_basis": "consent"})
+    a, b, c = keyed_tenant("alpha"), keyed_tenant("beta"), keyed_tenant("gamma")
+    users = {"user_a": make_user(a, EMAIL.lower(), events=4, support=2),
+             "user_b": make_user(b, EMAIL.lower(), events=3),
+             "a_other": make_user(a, "bystander@alpha.example"), "c_other": make_user(c, "x@gamma.example")}
+    session.commit()
+    return {"contact": contact, "other_contact": other_contact, "a": a, "b": b, "c": c, **users}
