@@ -29,3 +29,7 @@ class TokenForm(FlaskForm):
 class SetPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(min=12, max=1024)])
     confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "the passwords differ")])
+
+
+class RejectForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(), Length(min=3, max=1000)])

@@ -9,7 +9,14 @@ from flask_login import current_user, login_user, logout_user
 
 from privacy_saas.auth.principal import load_principal
 from privacy_saas.console.forms import ConfirmForm
-from privacy_saas.console.tenant_forms import AddUserForm, RoleForm, SetPasswordForm, TenantLoginForm, TokenForm
+from privacy_saas.console.tenant_forms import (
+    AddUserForm,
+    RejectForm,
+    RoleForm,
+    SetPasswordForm,
+    TenantLoginForm,
+    TokenForm,
+)
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.errors import AppError, NotFound
 from privacy_saas.extensions import db, limiter
@@ -19,6 +26,7 @@ from privacy_saas.processor.users import tokens as tenant_tokens
 from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.lifecycle import export as exports
 from privacy_saas.subprocessors import service as subprocessors
+from privacy_saas.rights import service as rights
 
 bp = Blueprint("tenant_console", __name__, url_prefix="/console/t", template_folder="templates")
 
@@ -283,3 +291,47 @@ def subprocessors_page(tenant):
     """The vendor's sub-processors (read-only), with the date each was added."""
     return render_template("console/tenant/subprocessors.html", tenant=tenant,
                            subprocessors=subprocessors.list_subprocessors(include_removed=True), show_removed=True)
+
+
+# --- data-subject requests forwarded to this tenant (the controller) -------------------------
+
+def _subject(tenant, user_id) -> RegisteredUser | None:
+    try:
+        return users.get(tenant, user_id)
+    except NotFound:
+        return None  # erased since
+
+
+@bp.get("/instructions")
+@admin_page
+def instructions_page(tenant):
+    """Requests about this tenant's users that the vendor forwarded for a decision."""
+    tasks = rights.list_instructions(tenant.id)
+    subjects = {t.subject_id: _subject(tenant, t.subject_id) for t in tasks}
+    return render_template("console/tenant/instructions.html", tenant=tenant, tasks=tasks, subjects=subjects,
+                           form=ConfirmForm(), reject_form=RejectForm())
+
+
+@bp.post("/instructions/<uuid:task_id>/approve")
+@admin_page
+def instruction_approve(tenant, task_id):
+    """Approve: the vendor carries the request out on this instruction."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    rights.approve(rights.get_instruction(tenant.id, task_id), f"tenant_admin:{_signed_in_user().id}")
+    flash("Approved: the request is being carried out.", "ok")
+    return redirect(url_for("tenant_console.instructions_page"))
+
+
+@bp.post("/instructions/<uuid:task_id>/reject")
+@admin_page
+def instruction_reject(tenant, task_id):
+    """Reject, with the reason the requester will be given."""
+    form = RejectForm()
+    if not form.validate_on_submit():
+        flash("A rejection needs a reason.", "error")
+        return redirect(url_for("tenant_console.instructions_page"))
+    rights.reject(rights.get_instruction(tenant.id, task_id), f"tenant_admin:{_signed_in_user().id}",
+                  form.reason.data)
+    flash("Rejected.", "ok")
+    return redirect(url_for("tenant_console.instructions_page"))
