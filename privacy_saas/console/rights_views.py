@@ -3,18 +3,27 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from privacy_saas import clock
 from privacy_saas.auth.principal import CAPABILITIES, load_principal
 from privacy_saas.console.forms import ConfirmForm
 from privacy_saas.console.views import staff_page
+from privacy_saas.errors import AppError
 from privacy_saas.rights import service
+from privacy_saas.rights.models import CHANNELS, KINDS
 
 
 class RejectForm(FlaskForm):
     reason = StringField("Reason", validators=[DataRequired(), Length(max=1000)])
+
+
+class IntakeForm(FlaskForm):
+    kind = SelectField("Kind", choices=list(KINDS))
+    email = EmailField("Subject's e-mail", validators=[DataRequired(), Length(max=254)])
+    channel = SelectField("Received by", choices=list(CHANNELS))
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
 
 bp = Blueprint("rights_console", __name__, url_prefix="/console/rights", template_folder="templates")
 
@@ -28,7 +37,25 @@ def _principal():
 @staff_page("dsr.record")
 def dashboard():
     """Open requests: overdue, due within 7 days, later."""
-    return render_template("console/rights/dashboard.html", groups=service.dashboard(), now=clock.now())
+    return render_template("console/rights/dashboard.html", groups=service.dashboard(), now=clock.now(),
+                           intake=IntakeForm())
+
+
+@bp.post("/new")
+@staff_page("dsr.record")
+def record():
+    """Record a request received by e-mail, post or phone; it fans out at once."""
+    form = IntakeForm()
+    if not form.validate_on_submit():
+        flash("The request needs a kind, a valid e-mail and a channel.", "error")
+        return redirect(url_for("rights_console.dashboard"))
+    try:
+        request = service.receive(form.kind.data, form.email.data, form.channel.data, _actor(),
+                                  notes=form.notes.data or None)
+    except AppError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("rights_console.dashboard"))
+    return redirect(url_for("rights_console.request_detail", request_id=request.id))
 
 
 @bp.route("/<uuid:request_id>")
