@@ -53,7 +53,8 @@ def record():
         request = service.receive(form.kind.data, form.email.data, form.channel.data, _actor(),
                                   notes=form.notes.data or None)
     except AppError as exc:
-        flash(exc.message, "error")
+        details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in (exc.errors or {}).items())
+        flash(f"{exc.message}{' (' + details + ')' if details else ''}", "error")
         return redirect(url_for("rights_console.dashboard"))
     return redirect(url_for("rights_console.request_detail", request_id=request.id))
 
