@@ -96,6 +96,7 @@ def _configure_sqlite(engine) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from privacy_saas.audit.api import blp as audit_blp
     from privacy_saas.console.views import bp as console_bp
     from privacy_saas.extensions import api, csrf
     from privacy_saas.health import bp as health_bp
@@ -104,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.processor.usage.api import blp as usage_blp
     from privacy_saas.processor.users.api import blp as users_blp
 
-    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, audit_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)

@@ -81,7 +81,15 @@ def load_principal() -> Principal | None:
             raise Unauthorized("the bearer token is invalid or revoked", code="invalid_token")
         now = clock.now()
         if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+            # Token use is audited at the same rate as last_used_at is written (each write
+            # below is also audited with the token as actor).
             token.last_used_at = now
+            from privacy_saas import audit
+
+            audit.record("token.use", tenant_id=token.tenant_id, targets=[token.id],
+                         actor=("staff" if token.kind == "staff" else "tenant_token",
+                                token.staff_id if token.kind == "staff" else token.id),
+                         detail={"method": request.method})
         if token.kind == "staff":
             from privacy_saas.auth.service import get_staff
 

@@ -10,7 +10,7 @@ from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES
 from privacy_saas.console.forms import ConfirmForm, LoginForm
-from privacy_saas.extensions import db
+from privacy_saas.extensions import db, limiter
 from privacy_saas.processor.tenants import service as tenant_service
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -42,6 +42,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute", methods=["POST"])
 def login():
     """Sign a staff member in."""
     form = LoginForm()
@@ -83,3 +84,28 @@ def tenants():
 def tenant(slug: str):
     """Show one tenant."""
     return render_template("console/tenant.html", tenant=tenant_service.get_by_slug(slug))
+
+
+@bp.get("/audit")
+@staff_page("audit.read")
+def audit_log():
+    """Browse the audit log (filters as the API: action, tenant slug, outcome, since, until)."""
+    from datetime import datetime, timezone
+
+    from privacy_saas.audit import service as audit_service
+
+    args = {key: (request.args.get(key) or "").strip() for key in ("action", "tenant", "outcome", "since", "until")}
+    filters = {"action": args["action"] or None, "outcome": args["outcome"] or None}
+    for key in ("since", "until"):
+        if args[key]:
+            try:
+                moment = datetime.fromisoformat(args[key])
+            except ValueError:
+                abort(400)
+            filters[key] = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if args["tenant"]:
+        filters["tenant_id"] = tenant_service.get_by_slug(args["tenant"]).id
+    page_number = max(request.args.get("page", 1, type=int) or 1, 1)
+    entries, total = audit_service.list_entries(page_number=page_number, page_size=50, **filters)
+    return render_template("console/audit.html", entries=entries, total=total, page=page_number,
+                           pages=max((total + 49) // 50, 1), args=args)
