@@ -191,6 +191,11 @@ def _register_transaction_boundary(app: Flask) -> None:
         g.pop("principal", None)
         g.pop("csrf_token", None)
 
+    from privacy_saas.auth.principal import check_declared_capability
+
+    # Registered after the state reset above, so the principal is this request's.
+    app.before_request(check_declared_capability)
+
     @app.after_request
     def _commit(response):
         if response.status_code < 400:

@@ -15,5 +15,10 @@ ensure_venv
 # Loopback only: this is a local admin backend with a demo login.
 HOST="${PRIVACY_SAAS_HOST:-127.0.0.1}"
 PORT="${PRIVACY_SAAS_PORT:-5000}"
+# Plain HTTP on loopback: a Secure session cookie would never come back. Anywhere else the
+# cookie stays Secure (serve behind HTTPS).
+case "$HOST" in
+    127.*|localhost|::1) export PRIVACY_SAAS_INSECURE_COOKIES="${PRIVACY_SAAS_INSECURE_COOKIES:-1}" ;;
+esac
 echo "Serving on http://$HOST:$PORT  (Ctrl-C to stop)"
 exec .venv/bin/flask --app wsgi run --host "$HOST" --port "$PORT"

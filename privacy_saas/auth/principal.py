@@ -130,6 +130,31 @@ def require_staff(capability: str):
     return decorator
 
 
+def declared_capability(view_func, method: str) -> str | None:
+    """Return the capability a view (or a MethodView's method) declares with require_staff."""
+    view_class = getattr(view_func, "view_class", None)
+    if view_class is not None:
+        name = method.lower()
+        view_func = getattr(view_class, name, None) or (getattr(view_class, "get", None) if name == "head" else None)
+    return getattr(view_func, "required_capability", None)
+
+
+def check_declared_capability():
+    """Before any parsing: refuse a staff endpoint to the wrong caller (401/403), not a 400 on its body."""
+    from flask import current_app
+
+    view_func = current_app.view_functions.get(request.endpoint)
+    if view_func is None or request.path.startswith("/console"):
+        return
+    capability = declared_capability(view_func, request.method)
+    if capability is not None:
+        principal = load_principal()
+        if principal is None:
+            raise Unauthorized("authentication required")
+        if not principal.can(capability):
+            raise Forbidden("your role may not do this", code="forbidden_role")
+
+
 def require_tenant():
     """Decorate a view: a tenant token or signed-in tenant admin, else 401/403."""
 

@@ -29,6 +29,7 @@ def staff_page(capability: str):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapper.required_capability = capability
         return wrapper
 
     return decorator
