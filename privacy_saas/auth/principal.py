@@ -106,6 +106,10 @@ def load_principal() -> Principal | None:
             user = current_user._get_current_object()
             if getattr(user, "role", None) == "admin":
                 principal = Principal("tenant", tenant_id=user.tenant_id, user=user)
+    if principal is not None and principal.kind == "tenant":
+        from privacy_saas import rls
+
+        rls.scope_to_tenant(principal.tenant_id)
     g.principal = principal
     return principal
 
