@@ -152,6 +152,16 @@ def _register_errors(app: Flask) -> None:
         return render_template("console/error.html", status=error.status,
                                message=error.message), error.status
 
+    @app.errorhandler(sa.exc.DataError)
+    def _unstorable_value(error):
+        # Input the schema let through but the database cannot hold (a NUL byte in text on
+        # PostgreSQL, an out-of-range number): the client's fault, not a 500.
+        app.logger.warning("value refused by the database: %s", type(error.orig).__name__)
+        from privacy_saas.extensions import db
+
+        db.session.rollback()
+        return problem(400, "invalid_value", "a value cannot be stored (NUL byte or out of range)")
+
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
     def _database_down(error):
