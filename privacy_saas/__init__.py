@@ -209,7 +209,15 @@ def _register_transaction_boundary(app: Flask) -> None:
     @app.after_request
     def _commit(response):
         if response.status_code < 400:
-            db.session.commit()
+            try:
+                db.session.commit()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+                # The database went away between the work and the commit: nothing was written.
+                app.logger.error("database unavailable at commit: %s", type(error).__name__)
+                db.session.rollback()
+                from privacy_saas.errors import problem
+
+                return problem(503, "database_unavailable", "the database is unavailable; retry later")
         else:
             db.session.rollback()
         return response
