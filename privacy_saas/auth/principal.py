@@ -106,10 +106,13 @@ def load_principal() -> Principal | None:
             user = current_user._get_current_object()
             if getattr(user, "role", None) == "admin":
                 principal = Principal("tenant", tenant_id=user.tenant_id, user=user)
-    if principal is not None and principal.kind == "tenant":
+    if principal is not None:
         from privacy_saas import rls
 
-        rls.scope_to_tenant(principal.tenant_id)
+        if principal.kind == "tenant":
+            rls.scope_to_tenant(principal.tenant_id)
+        else:
+            rls.lift_for_staff()
     g.principal = principal
     return principal
 

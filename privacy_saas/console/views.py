@@ -6,6 +6,7 @@ from functools import wraps
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from privacy_saas import rls
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES
@@ -27,6 +28,7 @@ def staff_page(capability: str):
                 return redirect(url_for("console.login", next=request.path))
             if current_user.role not in CAPABILITIES[capability]:
                 abort(403)
+            rls.lift_for_staff()
             return view(*args, **kwargs)
 
         wrapper.required_capability = capability

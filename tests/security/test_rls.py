@@ -78,3 +78,22 @@ def test_a_tenant_request_with_a_missing_filter_still_gets_its_own_rows(client, 
     assert response.status_code == 200
     emails = {u["email"] for u in response.json}
     assert emails == {"a1@acme.example", "a2@acme.example"}
+
+
+def test_sessions_are_scoped_by_who_calls(app, client, session, org, org_token, staff_token, monkeypatch):
+    from privacy_saas.extensions import db
+
+    seen = []
+    real = rls._apply
+
+    def spy(connection, info):
+        seen.append((info.get(rls.TENANT_KEY), bool(info.get(rls.BYPASS_KEY))))
+        real(connection, info)
+
+    monkeypatch.setattr(rls, "_apply", spy)
+    assert client.get("/api/v1/users", headers=bearer(org_token)).status_code == 200
+    assert (org.id, False) in seen and not any(b for _, b in seen)
+    seen.clear()
+    assert client.get("/api/v1/tenants", headers=bearer(staff_token)).status_code == 200
+    assert seen and all(b and t is None for t, b in seen)
+    assert "rls_tenant_id" not in db.session().info

@@ -355,6 +355,9 @@ def load_session_user(rest: str) -> RegisteredUser | None:
         key = (uuid.UUID(tenant_part), uuid.UUID(user_part))
     except ValueError:
         return None
+    from privacy_saas import rls
+
+    rls.scope_to_tenant(key[0])  # the signed-in user's requests work for their tenant only
     user = db.session.get(RegisteredUser, key)
     if user is None or user.status != "active":
         return None
