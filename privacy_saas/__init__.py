@@ -106,6 +106,7 @@ def _configure_sqlite(engine) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from privacy_saas.audit.api import blp as audit_blp
     from privacy_saas.console.rights_views import bp as rights_console_bp
     from privacy_saas.console.views import bp as console_bp
     from privacy_saas.extensions import api, csrf
@@ -116,7 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.processor.users.api import blp as users_blp
     from privacy_saas.rights.api import blp as rights_blp
 
-    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp, audit_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)
@@ -164,6 +165,16 @@ def _register_errors(app: Flask) -> None:
         return render_template("console/error.html", status=error.status,
                                message=error.message), error.status
 
+    @app.errorhandler(sa.exc.DataError)
+    def _unstorable_value(error):
+        # Input the schema let through but the database cannot hold (a NUL byte in text on
+        # PostgreSQL, an out-of-range number): the client's fault, not a 500.
+        app.logger.warning("value refused by the database: %s", type(error.orig).__name__)
+        from privacy_saas.extensions import db
+
+        db.session.rollback()
+        return problem(400, "invalid_value", "a value cannot be stored (NUL byte or out of range)")
+
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
     def _database_down(error):
@@ -203,10 +214,23 @@ def _register_transaction_boundary(app: Flask) -> None:
         g.pop("principal", None)
         g.pop("csrf_token", None)
 
+    from privacy_saas.auth.principal import check_declared_capability
+
+    # Registered after the state reset above, so the principal is this request's.
+    app.before_request(check_declared_capability)
+
     @app.after_request
     def _commit(response):
         if response.status_code < 400:
-            db.session.commit()
+            try:
+                db.session.commit()
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+                # The database went away between the work and the commit: nothing was written.
+                app.logger.error("database unavailable at commit: %s", type(error).__name__)
+                db.session.rollback()
+                from privacy_saas.errors import problem
+
+                return problem(503, "database_unavailable", "the database is unavailable; retry later")
         else:
             db.session.rollback()
         return response

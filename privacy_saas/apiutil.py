@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+import marshmallow as ma
 from flask import render_template, request
 from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
@@ -30,8 +31,20 @@ def wants_json() -> bool:
     return not request.path.startswith("/console") and request.path != "/"
 
 
+class ProblemSchema(ma.Schema):
+    """The JSON problem every API error answers with (documents errors.problem)."""
+
+    status = ma.fields.Integer(metadata={"description": "HTTP status"})
+    code = ma.fields.String(metadata={"description": "Machine-readable error code"})
+    message = ma.fields.String(metadata={"description": "What went wrong"})
+    errors = ma.fields.Dict(metadata={"description": "Field errors, for invalid input"})
+
+
 class ProblemApi(Api):
     """Api whose HTTP errors all share the JSON problem shape."""
+
+    #: Documented as every operation's error response (flask-smorest's default has code/status swapped).
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: HTTPException):
         status = error.code or 500

@@ -58,6 +58,7 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
     secret_key = overrides.get("SECRET_KEY") or os.environ.get("SECRET_KEY") or _instance_secret(
         ipath, "secret_key", lambda: secrets.token_urlsafe(48), "SECRET_KEY"
     )
+    secure_cookies = os.environ.get("PRIVACY_SAAS_INSECURE_COOKIES") != "1"
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -70,9 +71,12 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("PRIVACY_SAAS_MAX_BODY", DEFAULT_MAX_CONTENT_LENGTH)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        # Secure cookies need HTTPS; the loopback dev server speaks plain HTTP.
-        "SESSION_COOKIE_SECURE": os.environ.get("PRIVACY_SAAS_INSECURE_COOKIES") != "1"
-        and not database_url.startswith("sqlite"),
+        # Secure everywhere, whatever the database: a SQLite install behind HTTPS still needs it.
+        # Only the plain-HTTP loopback dev server opts out (scripts/run.sh sets the variable).
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "API_TITLE": "privacy_saas",
         "API_VERSION": "v1",

@@ -15,6 +15,11 @@ ensure_venv
 # Loopback only: this is a local admin backend with a demo login.
 HOST="${PRIVACY_SAAS_HOST:-127.0.0.1}"
 PORT="${PRIVACY_SAAS_PORT:-5000}"
+# Plain HTTP on loopback: a Secure session cookie would never come back. Anywhere else the
+# cookie stays Secure (serve behind HTTPS).
+case "$HOST" in
+    127.*|localhost|::1) export PRIVACY_SAAS_INSECURE_COOKIES="${PRIVACY_SAAS_INSECURE_COOKIES:-1}" ;;
+esac
 echo "Serving on http://$HOST:$PORT  (Ctrl-C to stop)"
 # No Redis here: the web process runs jobs in a thread and the lifecycle sweep every 5 minutes.
 export PRIVACY_SAAS_EMBEDDED_SCHEDULER="${PRIVACY_SAAS_EMBEDDED_SCHEDULER:-300}"

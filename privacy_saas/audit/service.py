@@ -129,3 +129,62 @@ def verify(scope: str | None = None, batch: int = 5000) -> list[ChainReport]:
                 report.broken_at, report.reason = report.entries + 1, "entries after the last one were removed"
         reports.append(report)
     return reports
+
+
+def query(*, tenant_id=None, action: str | None = None, outcome: str | None = None,
+          since=None, until=None) -> sa.Select:
+    """Return the entries matching the filters, newest first."""
+    stmt = sa.select(AuditEntry)
+    if tenant_id is not None:
+        stmt = stmt.where(AuditEntry.tenant_id == tenant_id)
+    if action:
+        # `user.` matches every user action; `user.create` only that one.
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True)
+                          if action.endswith(".") else AuditEntry.action == action)
+    if outcome:
+        stmt = stmt.where(AuditEntry.outcome == outcome)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    return stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+
+
+def list_entries(*, page_number: int = 1, page_size: int = 50, **filters) -> tuple[list[AuditEntry], int]:
+    """Return one page of entries matching `filters` and the total."""
+    stmt = query(**filters)
+    items = list(db.session.scalars(stmt.offset((page_number - 1) * page_size).limit(page_size)))
+    total = db.session.scalar(stmt.with_only_columns(sa.func.count(), maintain_column_froms=True)
+                              .order_by(None))
+    return items, total
+
+
+CSV_COLUMNS = ("at", "scope", "seq", "actor_kind", "actor_id", "action", "tenant_id", "targets",
+               "outcome", "detail", "prev_hash", "hash")
+
+
+def iter_csv(limit: int, **filters):
+    """Yield the CSV export of the matching entries (header first), at most `limit` rows."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(values):
+        writer.writerow(values)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield line(CSV_COLUMNS)
+    stmt = query(**filters).limit(limit).execution_options(yield_per=1000)
+    for entry in db.session.scalars(stmt):
+        yield line([
+            entry.at.isoformat(), entry.scope, entry.seq, entry.actor_kind, entry.actor_id or "",
+            entry.action, str(entry.tenant_id) if entry.tenant_id else "",
+            json.dumps(entry.targets, separators=(",", ":")), entry.outcome,
+            json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
+            entry.prev_hash.hex(), entry.hash.hex(),
+        ])

@@ -81,7 +81,15 @@ def load_principal() -> Principal | None:
             raise Unauthorized("the bearer token is invalid or revoked", code="invalid_token")
         now = clock.now()
         if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+            # Token use is audited at the same rate as last_used_at is written (each write
+            # below is also audited with the token as actor).
             token.last_used_at = now
+            from privacy_saas import audit
+
+            audit.record("token.use", tenant_id=token.tenant_id, targets=[token.id],
+                         actor=("staff" if token.kind == "staff" else "tenant_token",
+                                token.staff_id if token.kind == "staff" else token.id),
+                         detail={"method": request.method})
         if token.kind == "staff":
             from privacy_saas.auth.service import get_staff
 
@@ -98,6 +106,13 @@ def load_principal() -> Principal | None:
             user = current_user._get_current_object()
             if getattr(user, "role", None) == "admin":
                 principal = Principal("tenant", tenant_id=user.tenant_id, user=user)
+    if principal is not None:
+        from privacy_saas import rls
+
+        if principal.kind == "tenant":
+            rls.scope_to_tenant(principal.tenant_id)
+        else:
+            rls.lift_for_staff()
     g.principal = principal
     return principal
 
@@ -120,6 +135,31 @@ def require_staff(capability: str):
         return wrapper
 
     return decorator
+
+
+def declared_capability(view_func, method: str) -> str | None:
+    """Return the capability a view (or a MethodView's method) declares with require_staff."""
+    view_class = getattr(view_func, "view_class", None)
+    if view_class is not None:
+        name = method.lower()
+        view_func = getattr(view_class, name, None) or (getattr(view_class, "get", None) if name == "head" else None)
+    return getattr(view_func, "required_capability", None)
+
+
+def check_declared_capability():
+    """Before any parsing: refuse a staff endpoint to the wrong caller (401/403), not a 400 on its body."""
+    from flask import current_app
+
+    view_func = current_app.view_functions.get(request.endpoint)
+    if view_func is None or request.path.startswith("/console"):
+        return
+    capability = declared_capability(view_func, request.method)
+    if capability is not None:
+        principal = load_principal()
+        if principal is None:
+            raise Unauthorized("authentication required")
+        if not principal.can(capability):
+            raise Forbidden("your role may not do this", code="forbidden_role")
 
 
 def require_tenant():

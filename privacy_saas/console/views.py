@@ -7,11 +7,12 @@ from functools import wraps
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from privacy_saas import rls
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES, load_principal
 from privacy_saas.console.forms import ConfirmForm, EndContractForm, LegalHoldForm, LoginForm
-from privacy_saas.extensions import db
+from privacy_saas.extensions import db, limiter
 from privacy_saas.lifecycle import service as lifecycle
 from privacy_saas.processor.tenants import service as tenant_service
 
@@ -29,8 +30,10 @@ def staff_page(capability: str):
                 return redirect(url_for("console.login", next=request.path))
             if current_user.role not in CAPABILITIES[capability]:
                 abort(403)
+            rls.lift_for_staff()
             return view(*args, **kwargs)
 
+        wrapper.required_capability = capability
         return wrapper
 
     return decorator
@@ -44,6 +47,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute", methods=["POST"])
 def login():
     """Sign a staff member in."""
     form = LoginForm()
@@ -150,3 +154,28 @@ def tenant_certificate(slug: str):
     cert = lifecycle.certificate(tenant_service.get_by_slug(slug))
     return Response(json.dumps(cert.document, indent=2), mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{slug}-deletion-certificate.json"'})
+
+
+@bp.get("/audit")
+@staff_page("audit.read")
+def audit_log():
+    """Browse the audit log (filters as the API: action, tenant slug, outcome, since, until)."""
+    from datetime import datetime, timezone
+
+    from privacy_saas.audit import service as audit_service
+
+    args = {key: (request.args.get(key) or "").strip() for key in ("action", "tenant", "outcome", "since", "until")}
+    filters = {"action": args["action"] or None, "outcome": args["outcome"] or None}
+    for key in ("since", "until"):
+        if args[key]:
+            try:
+                moment = datetime.fromisoformat(args[key])
+            except ValueError:
+                abort(400)
+            filters[key] = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if args["tenant"]:
+        filters["tenant_id"] = tenant_service.get_by_slug(args["tenant"]).id
+    page_number = max(request.args.get("page", 1, type=int) or 1, 1)
+    entries, total = audit_service.list_entries(page_number=page_number, page_size=50, **filters)
+    return render_template("console/audit.html", entries=entries, total=total, page=page_number,
+                           pages=max((total + 49) // 50, 1), args=args)

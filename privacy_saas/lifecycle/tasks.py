@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from privacy_saas import audit
+from privacy_saas import audit, rls
 from privacy_saas.extensions import db
 from privacy_saas.jobs.queue import enqueue, report_progress
 from privacy_saas.lifecycle import export as exports
@@ -26,6 +26,7 @@ def purge_tenant(tenant_id: str) -> str:
 
 def build_export(tenant_id: str, export_id: str) -> None:
     """Job: build a return export."""
+    rls.scope_to_tenant(uuid.UUID(tenant_id))
     tenant = db.session.get(Tenant, uuid.UUID(tenant_id))
     export = db.session.get(TenantExport, (uuid.UUID(tenant_id), uuid.UUID(export_id)))
     if tenant is None or export is None or export.status != "pending":

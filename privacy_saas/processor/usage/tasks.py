@@ -3,7 +3,7 @@ import logging
 
 import uuid
 
-from privacy_saas import audit
+from privacy_saas import audit, rls
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.usage.service import delete_expired_usage
@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 def enforce_usage_retention(tenant_id: str) -> int:
     """Delete a tenant's expired usage events batch by batch, each batch its own transaction."""
+    rls.scope_to_tenant(uuid.UUID(str(tenant_id)))
     tenant = db.session.get(Tenant, uuid.UUID(str(tenant_id)))
     if tenant is None or tenant.status != "active":
         return 0

@@ -291,10 +291,19 @@ def authenticate(tenant: Tenant, email: str, password: str) -> RegisteredUser | 
         return None
     user = find_by_email(tenant, email) if email else None
     now = clock.now()
+
+    def failed(reason: str, **detail) -> None:
+        # By user id when the account exists; the typed e-mail is never recorded.
+        audit.record("user.login", tenant_id=tenant.id, targets=[user.id] if user else [], outcome="failed",
+                     actor=("registered_user", user.id) if user else ("anonymous", None),
+                     detail={"reason": reason, **detail})
+
     if user is not None and user.locked_until is not None and user.locked_until > now:
         verify_password(None, password)
+        failed("locked")
         return None
     if user is None or not verify_password(user.password_hash, password):
+        locked = False
         if user is None:
             verify_password(None, password)
         else:
@@ -302,9 +311,12 @@ def authenticate(tenant: Tenant, email: str, password: str) -> RegisteredUser | 
             if user.failed_logins >= MAX_FAILED_LOGINS:
                 user.locked_until = now + LOCKOUT
                 user.failed_logins = 0
+                locked = True
                 log.warning("user %s locked after repeated failed sign-ins", user.id)
+        failed("bad_credentials" if user is not None else "unknown_account", locked=locked)
         return None
     if user.status != "active" or (not tenant.accepts_writes and user.role != "admin"):
+        failed("not_allowed")
         return None
     user.failed_logins = 0
     user.locked_until = None
@@ -327,6 +339,9 @@ def load_session_user(rest: str) -> RegisteredUser | None:
         key = (uuid.UUID(tenant_part), uuid.UUID(user_part))
     except ValueError:
         return None
+    from privacy_saas import rls
+
+    rls.scope_to_tenant(key[0])  # the signed-in user's requests work for their tenant only
     user = db.session.get(RegisteredUser, key)
     if user is None or user.status != "active":
         return None

@@ -1,0 +1,67 @@
+"""Audit API: staff holding audit.read see every scope, a tenant sees its own entries only."""
+from __future__ import annotations
+
+from flask import Response, current_app, stream_with_context
+from flask.views import MethodView
+
+from privacy_saas.apiutil import ApiBlueprint
+from privacy_saas.audit import service
+from privacy_saas.audit.schemas import AuditEntrySchema, AuditQuerySchema
+from privacy_saas.auth.principal import Unauthorized, load_principal
+from privacy_saas.errors import Forbidden
+from privacy_saas.processor.tenants import service as tenants
+
+blp = ApiBlueprint("audit", __name__, url_prefix="/api/v1",
+                   description="The audit log (staff with audit.read: all; tenant token or admin: own tenant).")
+
+#: Rows in one CSV export; narrow the filters for more.
+DEFAULT_CSV_MAX_ROWS = 100_000
+
+
+def allowed_filters(query: dict) -> dict:
+    """Return the service filters for the caller: a tenant is pinned to itself."""
+    principal = load_principal()
+    if principal is None:
+        raise Unauthorized("authentication required")
+    filters = {key: query.get(key) for key in ("action", "outcome", "since", "until")}
+    if principal.kind == "tenant":
+        # A tenant's own slug filter is redundant; any other slug is not theirs to see.
+        if query.get("tenant"):
+            own = tenants.get(principal.tenant_id)
+            if query["tenant"] != own.slug:
+                raise Forbidden("a tenant sees its own audit entries only", code="forbidden_tenant")
+        filters["tenant_id"] = principal.tenant_id
+    elif not principal.can("audit.read"):
+        raise Forbidden("your role may not do this", code="forbidden_role")
+    elif query.get("tenant"):
+        filters["tenant_id"] = tenants.get_by_slug(query["tenant"]).id
+    return filters
+
+
+def _csv(filters: dict) -> Response:
+    limit = current_app.config.get("AUDIT_CSV_MAX_ROWS", DEFAULT_CSV_MAX_ROWS)
+    response = Response(stream_with_context(service.iter_csv(limit, **filters)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    return response
+
+
+@blp.route("/audit")
+class Audit(MethodView):
+    @blp.arguments(AuditQuerySchema, location="query")
+    @blp.response(200, AuditEntrySchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=500)
+    def get(self, query, pagination_parameters):
+        """List audit entries, newest first (filters: action, tenant slug, outcome, since, until)."""
+        items, pagination_parameters.item_count = service.list_entries(
+            page_number=pagination_parameters.page, page_size=pagination_parameters.page_size,
+            **allowed_filters(query))
+        return items
+
+
+@blp.route("/audit.csv")
+class AuditCsv(MethodView):
+    @blp.arguments(AuditQuerySchema, location="query")
+    @blp.response(200, content_type="text/csv", description="Every matching entry as CSV, newest first.")
+    def get(self, query):
+        """Export audit entries as CSV (same filters as the list)."""
+        return _csv(allowed_filters(query))
