@@ -20,7 +20,11 @@ def rotate_master():
     """Re-wrap every live data key under the newest master key (no data rewrite)."""
     from privacy_saas.crypto.keyring import keyring
 
+    from privacy_saas import audit
+
     moved = keyring().rewrap_all()
+    audit.record("keys.rotate_master", actor=("cli", None),
+                 detail={"rewrapped": moved, "master_version": keyring().provider.newest_version})
     db.session.commit()
     click.echo(f"re-wrapped {moved} data key(s) under master key version {keyring().provider.newest_version}")
 

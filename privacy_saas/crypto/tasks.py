@@ -6,7 +6,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from privacy_saas import clock
+from privacy_saas import audit, clock
 from privacy_saas.crypto.fields import REGISTRY
 from privacy_saas.crypto.keyring import keyring
 from privacy_saas.crypto.models import DataKey, KeyRotation
@@ -30,7 +30,11 @@ def _models_for(scope: str) -> list[tuple[type, list[str]]]:
 def _scope_filter(model, scope: str):
     if scope == "controller":
         return sa.true()
-    return model.tenant_id == uuid.UUID(scope.split(":", 1)[1])
+    return model.tenant_id == _tenant_of(scope)
+
+
+def _tenant_of(scope: str) -> uuid.UUID | None:
+    return uuid.UUID(scope.split(":", 1)[1]) if scope.startswith("tenant:") else None
 
 
 def start_rotation(scope: str) -> KeyRotation:
@@ -42,6 +46,8 @@ def start_rotation(scope: str) -> KeyRotation:
     rotation = KeyRotation(scope=scope, to_version=keyring().add_version(scope))
     db.session.add(rotation)
     db.session.flush()
+    audit.record("keys.rotation_started", scope=scope, tenant_id=_tenant_of(scope), targets=[rotation.id],
+                 detail={"to_version": rotation.to_version})
     log.info("key rotation %s started for %s to version %d", rotation.id, scope, rotation.to_version)
     return rotation
 
@@ -92,6 +98,8 @@ def rotate_scope(scope: str, batch_size: int = BATCH_SIZE, on_batch=None) -> Key
                                          DataKey.destroyed_at.is_(None))).all()
     keyring().destroy_versions(scope, versions=old)
     rotation.finished_at = clock.now()
+    audit.record("keys.rotation_finished", scope=scope, tenant_id=_tenant_of(scope), targets=[rotation.id],
+                 detail={"rows": rotation.rows_done, "destroyed_versions": list(old)})
     db.session.commit()
     log.info("key rotation %s finished: %d rows, versions %s destroyed", rotation.id, rotation.rows_done, old)
     return rotation

@@ -68,3 +68,12 @@ def test_rotate_cli_with_progress(session, runner):
     assert runner.invoke(args=["keys", "rotate", "nope"]).exit_code == 1
     status = runner.invoke(args=["keys", "status"])
     assert "destroyed" in status.output and "v2" in status.output
+
+
+def test_rotation_is_audited_in_the_tenant_chain(session):
+    from privacy_saas.audit.models import AuditEntry
+    tenant = seed("audited", users=2)
+    tasks.rotate_scope(tenant_scope(tenant.id))
+    actions = session.scalars(sa.select(AuditEntry.action).where(AuditEntry.tenant_id == tenant.id)
+                              .order_by(AuditEntry.seq)).all()
+    assert actions[-2:] == ["keys.rotation_started", "keys.rotation_finished"]
