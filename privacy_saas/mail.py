@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -35,7 +36,8 @@ def _build(message: Message) -> EmailMessage:
     mail["To"] = message.to
     mail["Subject"] = message.subject
     mail["Date"] = clock.now().strftime("%a, %d %b %Y %H:%M:%S +0000")
-    mail["Message-ID"] = make_msgid(domain="privacy-saas.invalid")
+    # make_msgid draws on the `random` module, which tests (hypothesis) may seed: add OS entropy.
+    mail["Message-ID"] = make_msgid(idstring=secrets.token_hex(8), domain="privacy-saas.invalid")
     mail.set_content(message.body)
     return mail
 

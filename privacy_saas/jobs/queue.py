@@ -10,7 +10,9 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import sqlalchemy as sa
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +59,52 @@ def _check_args(args) -> None:
 
 
 def enqueue(name: str, *args, job_id: str | None = None, retries: int = 3, **kwargs) -> str:
-    """Queue job `name(*args)`; returns the job id."""
+    """Queue job `name(*args)` once the current transaction commits (at once outside one); returns its id.
+
+    A job runs in another session: queued before the commit, it could start before the rows
+    it needs exist, or run for a change that is then rolled back.
+    """
+    from privacy_saas.extensions import db
+
     _check_args(list(args) + list(kwargs.values()))
     args = tuple(str(a) if isinstance(a, uuid.UUID) else a for a in args)
-    app = current_app._get_current_object()
+    job = (current_app._get_current_object(), name, args, kwargs, job_id or uuid.uuid4().hex, retries)
+    session = db.session()
+    if session.in_transaction():
+        session.info.setdefault(_PENDING, []).append(job)
+    else:
+        _dispatch(*job)
+    return job[4]
+
+
+_PENDING = "privacy_saas.pending_jobs"
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _dispatch_pending(session) -> None:
+    for job in session.info.pop(_PENDING, []):
+        _dispatch(*job)
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def _dispatch(app: Flask, name: str, args, kwargs, job_id: str, retries: int) -> None:
     conn = redis_connection(app)
-    job_id = job_id or uuid.uuid4().hex
     if conn is not None:
         from rq import Queue, Retry
 
         Queue(QUEUE_NAME, connection=conn).enqueue(
-            run_job, name, *args, job_id=job_id, retry=Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None,
+            run_job, name, *args, job_id=job_id,
+            retry=Retry(max=retries, interval=[10, 60, 300][:retries]) if retries else None,
             job_timeout=3600, **kwargs)
-        return job_id
-    if app.config.get("JOBS_EAGER"):
+    elif app.config.get("JOBS_EAGER"):
         _run_inline(app, name, args, kwargs)
-        return job_id
-    _executor(app).submit(_run_inline, app, name, args, kwargs)
-    return job_id
+    else:
+        _executor(app).submit(_run_inline, app, name, args, kwargs)
 
 
 _executor_lock = threading.Lock()

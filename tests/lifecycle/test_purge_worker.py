@@ -61,12 +61,14 @@ def test_sigkill_at_every_point_then_a_new_worker_finishes(app, committed, queue
         db.session.commit()
         before, bystander_before = rows_of(tenant.id), rows_of(bystander.id)
         enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant.id))
+        db.session.commit()  # jobs leave for the queue when the transaction that queued them commits
         assert run_worker(app, tmp_path, fault=point) == -signal.SIGKILL, point
         db.session.expire_all()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(DeletionCertificate)
                                  .where(DeletionCertificate.tenant_id == tenant.id)) == (0), point
         enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant.id))
         enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant.id))  # a duplicate does no harm
+        db.session.commit()
         assert run_worker(app, tmp_path) == 0, point
         db.session.expire_all()
         assert sum(rows_of(tenant.id).values()) == 0, point
