@@ -87,6 +87,7 @@ def certificates_cli():
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
               help="PEM public key (default: this installation's signing key).")
+@with_appcontext
 def certificates_verify(file, public_key):
     """Check a certificate's signature offline; exit 0 if valid, 1 if not."""
     from privacy_saas.crypto.signing import verify_document
@@ -101,8 +102,7 @@ def certificates_verify(file, public_key):
     else:
         from privacy_saas.lifecycle.certificates import public_pem
 
-        with current_app.app_context() if current_app else _app_context():
-            pem = public_pem()
+        pem = public_pem()
     if verify_document(pem, signed):
         body = signed["certificate"]
         click.echo(f"valid: tenant {body['tenant']['slug']} purged {body['purge_finished_at']}, "
@@ -110,12 +110,6 @@ def certificates_verify(file, public_key):
         return
     click.echo("INVALID: the signature does not match this certificate and key", err=True)
     sys.exit(1)
-
-
-def _app_context():
-    from privacy_saas import create_app
-
-    return create_app().app_context()
 
 
 @click.command("worker")

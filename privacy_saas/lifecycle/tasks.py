@@ -73,8 +73,10 @@ def sweep(dry_run: bool = False) -> dict:
         report["controller_retention"] = sweep_is_due()
         if report["controller_retention"]:
             enqueue("privacy_saas.controller.tasks.retention_sweep")
-        audit.record("scheduler.sweep", actor=("system", None),
-                     detail={"ended": len(report["ended"]), "purges_queued": len(report["purge"]),
-                             "controller_retention": report["controller_retention"]})
+        # A sweep that changed nothing is not worth an entry every five minutes.
+        if report["ended"] or report["purge"] or report["controller_retention"]:
+            audit.record("scheduler.sweep", actor=("system", None),
+                         detail={"ended": len(report["ended"]), "purges_queued": len(report["purge"]),
+                                 "controller_retention": report["controller_retention"]})
         db.session.commit()
     return report

@@ -119,6 +119,8 @@ def test_certificate_endpoint_and_offline_verification(client, session, seeded, 
     pem.write_bytes(client.get("/api/v1/signing-key").data)
     ok = runner.invoke(args=["certificates", "verify", str(path), "--public-key", str(pem)])
     assert ok.exit_code == 0 and "valid: tenant gone" in ok.output
+    own_key = runner.invoke(args=["certificates", "verify", str(path)])  # this installation's key
+    assert own_key.exit_code == 0, own_key.output
     forged = {**cert.json, "certificate": {**cert.json["certificate"], "rows_deleted_total": 0}}
     path.write_text(json.dumps(forged))
     bad = runner.invoke(args=["certificates", "verify", str(path), "--public-key", str(pem)])
