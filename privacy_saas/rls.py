@@ -28,7 +28,10 @@ def _apply(connection, info) -> None:
 
 
 @sa.event.listens_for(Session, "after_begin")
-def _on_begin(session, _transaction, connection):
+def _on_begin(session, transaction, connection):
+    # A SAVEPOINT lives inside a transaction whose settings are already made.
+    if transaction.nested:
+        return
     if TENANT_KEY in session.info or BYPASS_KEY in session.info:
         _apply(connection, session.info)
 

@@ -50,6 +50,13 @@ def canonical(entry: AuditEntry) -> bytes:
 
 
 def _lock_head(scope: str) -> AuditHead:
+    # FOR UPDATE serialises writers of one scope on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
+    locked = (sa.select(AuditHead).where(AuditHead.scope == scope).with_for_update()
+              .execution_options(populate_existing=True))
+    head = db.session.scalars(locked).one_or_none()
+    if head is not None:
+        return head
+    # The scope's first entry: create its head (a concurrent first writer may win), then lock it.
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -57,10 +64,7 @@ def _lock_head(scope: str) -> AuditHead:
         from sqlalchemy.dialects.sqlite import insert
     db.session.execute(insert(AuditHead).values(scope=scope, seq=0, hash=GENESIS)
                        .on_conflict_do_nothing(index_elements=["scope"]))
-    # FOR UPDATE serialises writers of one scope on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
-    return db.session.scalars(
-        sa.select(AuditHead).where(AuditHead.scope == scope).with_for_update()
-        .execution_options(populate_existing=True)).one()
+    return db.session.scalars(locked).one()
 
 
 def current_actor() -> tuple[str, str | None]:

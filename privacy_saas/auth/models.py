@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from privacy_saas import clock
 from privacy_saas.db import choice, uuid_pk
@@ -77,6 +77,8 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    #: The tenant a tenant token acts for, loaded with the token: every tenant request needs both.
+    tenant = relationship("Tenant", lazy="joined", innerjoin=False, viewonly=True)
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} {self.kind}>"

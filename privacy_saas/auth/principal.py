@@ -46,6 +46,9 @@ class Principal:
     tenant_id: object = None
     user: object = None  # the signed-in tenant admin, when not a token
     token_id: object = None
+    #: The token's tenant row, loaded with the token; holding it keeps it in the session's
+    #: (weak-referencing) identity map, so tenant look-ups later in the request need no query.
+    tenant: object = None
 
     @property
     def actor(self) -> tuple[str, str]:
@@ -98,7 +101,7 @@ def load_principal() -> Principal | None:
                 raise Unauthorized("the staff account is disabled", code="invalid_token")
             principal = Principal("staff", staff=staff, token_id=token.id)
         else:
-            principal = Principal("tenant", tenant_id=token.tenant_id, token_id=token.id)
+            principal = Principal("tenant", tenant_id=token.tenant_id, token_id=token.id, tenant=token.tenant)
     elif current_user.is_authenticated:
         if isinstance(current_user._get_current_object(), Staff):
             principal = Principal("staff", staff=current_user._get_current_object())

@@ -375,7 +375,10 @@ def render_users(base: str, tenant: Tenant, items: list) -> list[dict]:
     return [user_resource(base, u, by_user.get(u.id, []), admins_id) for u in items]
 
 
-def render_user(base: str, tenant: Tenant, user: RegisteredUser) -> dict:
+def render_user(base: str, tenant: Tenant, user: RegisteredUser, *, new: bool = False) -> dict:
+    """Render one user; a user created in this request belongs to no group yet (no query)."""
+    if new:
+        return user_resource(base, user, [], groups_service.admins_group_id(tenant))
     return render_users(base, tenant, [user])[0]
 
 

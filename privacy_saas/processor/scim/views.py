@@ -198,7 +198,7 @@ def users_search():
 def users_create():
     tenant = _tenant()
     user = scim.create_user(tenant, _body())
-    return _resource_response(scim.render_user(_base(), tenant, user), 201)
+    return _resource_response(scim.render_user(_base(), tenant, user, new=True), 201)
 
 
 def _user(user_id: str):

@@ -157,7 +157,7 @@ def _check_fields(values: dict) -> None:
 # --- writing -------------------------------------------------------------------------------
 
 def _flush_unique(tenant: Tenant, user: RegisteredUser, email: str | None) -> None:
-    """Flush `user`, turning a uniqueness race into the same Conflict as the pre-check."""
+    """Flush `user`, turning a violated unique constraint (e-mail index, external id) into a Conflict."""
     try:
         with db.session.begin_nested():
             db.session.add(user)
@@ -188,7 +188,8 @@ def create(tenant: Tenant, *, email: str, display_name: str | None = None, given
     email = check_email(email, strict=strict_email)
     _check_fields({"display_name": display_name, "given_name": given_name, "family_name": family_name,
                    "role": role, "external_id": external_id, "password": password})
-    _check_unique(tenant, email, external_id)
+    # No look-up first: the (tenant, e-mail index) and (tenant, external id) unique constraints
+    # decide, and _flush_unique turns a violation into the same Conflict.
     user = RegisteredUser(
         tenant_id=tenant.id, email=email, email_bidx=email_index(tenant, email), display_name=display_name,
         given_name=given_name, family_name=family_name, role=role, external_id=external_id,
