@@ -213,3 +213,24 @@ def test_cli_tenant_token(runner, client, org):
     assert token.startswith("pst_")
     assert client.get(URL, headers=bearer(token)).status_code == 200
     assert runner.invoke(args=["tenants", "token", "nope"]).exit_code == 1
+
+
+def test_a_token_is_loaded_with_its_tenant(session, org, org_token):
+    from privacy_saas.auth import tokens
+
+    org_id = org.id
+    session.expunge_all()
+    token = tokens.resolve(org_token)
+    # Joined with the token: a tenant request needs no second query for its tenant.
+    assert "tenant" in sa.inspect(token).dict and token.tenant.id == org_id
+
+
+def test_duplicate_external_id_is_409_and_nothing_written(client, session, org, org_token, make_user):
+    make_user(org, "first@example.com", external_id="idp-7")
+    before = session.scalar(sa.select(sa.func.count()).select_from(RegisteredUser))
+    response = client.post("/scim/v2/Users", headers=bearer(org_token),
+                           json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                 "userName": "second@example.com", "externalId": "idp-7"})
+    assert response.status_code == 409 and response.json["scimType"] == "uniqueness"
+    assert "external id" in response.json["detail"]
+    assert session.scalar(sa.select(sa.func.count()).select_from(RegisteredUser)) == before
