@@ -250,7 +250,10 @@ def update(tenant: Tenant, user: RegisteredUser, *, actor=None, strict_email: bo
     if not changed:
         return user
     user.touch()
-    _flush_unique(tenant, user, new_email)
+    if "email" in changed or "external_id" in changed:
+        _flush_unique(tenant, user, new_email)
+    else:
+        db.session.flush()  # no unique column changed: no SAVEPOINT needed
     audit.record("user.update", tenant_id=tenant.id, targets=[user.id], actor=actor,
                  detail={"fields": sorted(changed), "role": user.role, "status": user.status})
     return user
