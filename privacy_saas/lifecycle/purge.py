@@ -150,11 +150,16 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
     batches = 0
     for table in purge_tables():
         scoped = table.c.tenant_id == tenant_id
+        # Keyset: each batch starts after the previous cut, so no batch re-walks the index entries of the
+        # rows earlier batches deleted, and is bounded on both sides, so that a generic plan scans only
+        # its range too. A resumed run walks past what the killed run deleted once, for its first cut.
+        after = None
         while True:
+            window = scoped if after is None else sa.and_(scoped, table.c.id > after)
             # The id that ends this batch, read from the (tenant_id, id) key; then one range delete.
-            cut = db.session.scalar(sa.select(table.c.id).where(scoped).order_by(table.c.id)
+            cut = db.session.scalar(sa.select(table.c.id).where(window).order_by(table.c.id)
                                     .offset(batch - 1).limit(1))
-            statement = sa.delete(table).where(scoped)
+            statement = sa.delete(table).where(window)
             if cut is not None:
                 statement = statement.where(table.c.id <= cut)
             count = db.session.execute(statement).rowcount
@@ -173,6 +178,7 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
                 _fault("after_first_batch")
             if cut is None:
                 break
+            after = cut
     _fault("before_rows_done")
     run.advance("rows_deleted")
     db.session.commit()

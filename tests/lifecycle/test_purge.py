@@ -8,6 +8,7 @@ from privacy_saas import clock
 from privacy_saas.audit.service import verify
 from privacy_saas.crypto import KeyDestroyed
 from privacy_saas.crypto.models import DataKey
+from privacy_saas.extensions import db
 from privacy_saas.lifecycle import certificates, purge, service
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
 from privacy_saas.processor.tenants.models import Tenant
@@ -135,16 +136,23 @@ KILL_POINTS = ["before_shred", "before_shred_commit", "after_shred", "after_aggr
                "before_certificate_commit"]
 
 
+#: Kills that leave the purge part-way through its batches: each run commits one batch and dies, one
+#: dies with a batch deleted but not committed; the next run resumes from the checkpoint each time.
+KILLS_ACROSS_BATCHES = ["after_first_batch", "after_first_batch", "mid_batch_before_commit", "after_first_batch"]
+
+
+def crash_at(point):
+    def crash(at):
+        if at == point:
+            raise SystemExit(f"crash at {at}")
+    return crash
+
+
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_crash_at_any_point_then_resume(session, app, due, point, monkeypatch):
     tenant, bystander = due
     before, bystander_before = rows_of(tenant.id), rows_of(bystander.id)
-
-    def crash(at):
-        if at == point:
-            raise SystemExit(f"crash at {at}")
-
-    monkeypatch.setattr(purge, "_fault", crash)
+    monkeypatch.setattr(purge, "_fault", crash_at(point))
     monkeypatch.setitem(app.config, "PURGE_LEASE_SECONDS", 0)
     with pytest.raises(SystemExit):
         purge.purge_tenant(tenant.id, batch=4)
@@ -156,6 +164,52 @@ def test_crash_at_any_point_then_resume(session, app, due, point, monkeypatch):
     [cert] = certificate_of(session, tenant)
     assert cert.document["certificate"]["rows_deleted_total"] == sum(before.values())
     assert session.scalar(sa.select(PurgeRun.attempts).where(PurgeRun.tenant_id == tenant.id)) == 2
+
+
+def test_killed_between_and_inside_batches_certifies_the_rows_that_were_there(session, app, due, monkeypatch):
+    tenant, bystander = due
+    before, bystander_before = rows_of(tenant.id), rows_of(bystander.id)
+    monkeypatch.setitem(app.config, "PURGE_LEASE_SECONDS", 0)
+    for n, point in enumerate(KILLS_ACROSS_BATCHES, start=1):
+        monkeypatch.setattr(purge, "_fault", crash_at(point))
+        with pytest.raises(SystemExit):
+            purge.purge_tenant(tenant.id, batch=3)
+        session.rollback()
+        left = rows_of(tenant.id)
+        assert 0 < left["usage_events"] < before["usage_events"]
+        deleted = session.scalar(sa.select(PurgeRun.rows_deleted).where(PurgeRun.tenant_id == tenant.id))
+        assert {t: before[t] - left[t] for t in before if before[t] != left[t]} == {t: c for t, c in deleted.items() if c}
+    monkeypatch.setattr(purge, "_fault", lambda at: None)
+    assert purge.purge_tenant(tenant.id, batch=3) == "purged"
+    assert sum(rows_of(tenant.id).values()) == 0
+    assert rows_of(bystander.id) == bystander_before
+    [cert] = certificate_of(session, tenant)
+    assert cert.document["certificate"]["rows_deleted"] == {t: c for t, c in before.items() if c}
+    assert session.scalar(sa.select(PurgeRun.attempts).where(PurgeRun.tenant_id == tenant.id)) == n + 1
+
+
+def test_each_batch_starts_after_the_previous_cut(session, due):
+    """Keyset batches: no batch re-reads the keys of rows an earlier batch deleted."""
+    tenant, _ = due
+    deletes = []
+
+    def spy(conn, clause, *args):
+        if isinstance(clause, sa.Delete) and clause.table.name == "usage_events":
+            compiled = clause.compile()
+            deletes.append((str(compiled), {v for v in compiled.params.values() if v != tenant.id}))
+
+    sa.event.listen(db.engine, "before_execute", spy)
+    try:
+        assert purge.purge_tenant(tenant.id, batch=6) == "purged"
+    finally:
+        sa.event.remove(db.engine, "before_execute", spy)
+    # 20 events: three full batches (each bounded by its cut), then the rest above the last cut
+    assert len(deletes) == 4
+    assert "usage_events.id >" not in deletes[0][0] and len(deletes[0][1]) == 1
+    for (_, earlier), (sql, bounds) in zip(deletes, deletes[1:]):
+        assert "usage_events.id >" in sql
+        assert len(earlier & bounds) == 1  # this batch's lower bound is the previous batch's cut
+    assert "usage_events.id <=" not in deletes[-1][0]
 
 
 def test_live_lease_blocks_a_second_worker(session, app, due, monkeypatch):

@@ -13,12 +13,16 @@ from privacy_saas.jobs.queue import QUEUE_NAME, enqueue, redis_connection
 from privacy_saas.lifecycle.models import DeletionCertificate
 from tests.conftest import TEST_MASTER_KEYS
 from tests.lifecycle.conftest import rows_of, seed
-from tests.lifecycle.test_purge import KILL_POINTS
+from tests.lifecycle.test_purge import KILL_POINTS, KILLS_ACROSS_BATCHES
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 WORKER = [sys.executable, "-c", "from privacy_saas.cli import main; main()", "worker", "--burst",
           "--sweep-interval", "0"]
+#: The same worker purging in batches of 4 rows, so a small tenant takes many batches.
+SMALL_BATCH_WORKER = [sys.executable, "-c", "import functools; from privacy_saas.lifecycle import purge; "
+                      "purge.purge_tenant = functools.partial(purge.purge_tenant, batch=4); "
+                      "from privacy_saas.cli import main; main()", *WORKER[3:]]
 
 
 def worker_env(app, tmp_path, fault=None):
@@ -38,8 +42,8 @@ def worker_env(app, tmp_path, fault=None):
     return env
 
 
-def run_worker(app, tmp_path, fault=None) -> int:
-    return subprocess.run(WORKER, env=worker_env(app, tmp_path, fault), timeout=120,
+def run_worker(app, tmp_path, fault=None, command=WORKER) -> int:
+    return subprocess.run(command, env=worker_env(app, tmp_path, fault), timeout=120,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
 
 
@@ -77,3 +81,27 @@ def test_sigkill_at_every_point_then_a_new_worker_finishes(app, committed, queue
                                    .where(DeletionCertificate.tenant_id == tenant.id)).all()
         assert len(certs) == 1, point
         assert certs[0].document["certificate"]["rows_deleted_total"] == sum(before.values()), point
+
+
+def test_sigkill_across_batches_then_a_new_worker_certifies_what_was_there(app, committed, queue_empty, tmp_path):
+    from privacy_saas.lifecycle.certificates import signing_key
+    signing_key()
+    tenant = seed("killed-in-batches", users=5, events_per_user=6, support=2, status="ended",
+                  contract_end=date(2020, 1, 31))
+    bystander = seed("bystander-in-batches", users=2, events_per_user=3)
+    db.session.commit()
+    before, bystander_before = rows_of(tenant.id), rows_of(bystander.id)
+    for point in KILLS_ACROSS_BATCHES:
+        enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant.id))
+        db.session.commit()
+        assert run_worker(app, tmp_path, fault=point, command=SMALL_BATCH_WORKER) == -signal.SIGKILL, point
+        db.session.expire_all()
+        assert 0 < rows_of(tenant.id)["usage_events"] < before["usage_events"], point
+    enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant.id))
+    db.session.commit()
+    assert run_worker(app, tmp_path, command=SMALL_BATCH_WORKER) == 0
+    db.session.expire_all()
+    assert sum(rows_of(tenant.id).values()) == 0
+    assert rows_of(bystander.id) == bystander_before
+    [cert] = db.session.scalars(sa.select(DeletionCertificate).where(DeletionCertificate.tenant_id == tenant.id)).all()
+    assert cert.document["certificate"]["rows_deleted"] == {t: c for t, c in before.items() if c}
