@@ -212,6 +212,15 @@ def test_each_batch_starts_after_the_previous_cut(session, due):
     assert "usage_events.id <=" not in deletes[-1][0]
 
 
+def test_progress_counts_the_rows_deleted_so_far(session, due):
+    tenant, _ = due
+    before = rows_of(tenant.id)
+    reports = []
+    purge.purge_tenant(tenant.id, batch=6, progress=lambda done, total: reports.append(done))
+    # usage_events in batches of 6, 6, 6, 2; then support_requests, then registered_users
+    assert reports == [6, 12, 18, 20, 22, 26] and reports[-1] == sum(before.values())
+
+
 def test_live_lease_blocks_a_second_worker(session, app, due, monkeypatch):
     tenant, _ = due
     monkeypatch.setattr(purge, "_fault", lambda at: (_ for _ in ()).throw(SystemExit()) if at == "after_shred" else None)
