@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 #: Tables with a tenant_id that the purge keeps: they hold no personal data and prove what happened.
 KEEP_TABLES = frozenset({"tenants", "audit_entries", "legal_holds", "purge_runs", "deletion_certificates",
                          "monthly_aggregates"})
-DEFAULT_BATCH = 50_000
+#: Rows per batch transaction: about 0.1 s of deleting on PostgreSQL; per-batch costs (a commit, so an
+#: fsync, the checkpoint, the cut query) made 50,000-row batches 10% slower on a 1,000,000-row tenant.
+DEFAULT_BATCH = 200_000
 
 
 class PurgeBusy(Exception):
