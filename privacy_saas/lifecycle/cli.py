@@ -41,7 +41,8 @@ def purge_due(dry_run):
 
 @purge_cli.command("run")
 @click.argument("slug")
-@click.option("--batch-size", default=20_000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000),
+              help="rows per batch, each its own transaction [default: the purge's own, 200,000]")
 @with_appcontext
 def purge_run(slug, batch_size):
     """Purge one tenant now, in the foreground (only if due and not on hold)."""
@@ -67,7 +68,7 @@ def purge_run(slug, batch_size):
             bar.refresh()
 
         try:
-            outcome = purge.purge_tenant(tenant_id, batch=batch_size, progress=progress)
+            outcome = purge.purge_tenant(tenant_id, batch=batch_size or purge.DEFAULT_BATCH, progress=progress)
         except purge.PurgeBusy as exc:
             fail(str(exc))
     if outcome != "purged":
