@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import g, has_request_context
+from sqlalchemy.orm import Session
 
 from privacy_saas import clock
 from privacy_saas.audit.models import AuditEntry, AuditHead
 from privacy_saas.extensions import db
 
 GENESIS = b"\x00" * 32
+#: session.info key of the entries recorded in the open transaction, with the (sub)transaction of each.
+_PENDING = "audit_pending"
 #: What a string in `detail` or `targets` may look like: ids, slugs, codes. Never an e-mail or a name.
 _SAFE = re.compile(r"^[A-Za-z0-9_.:/-]{0,80}$")
 
@@ -78,21 +81,70 @@ def current_actor() -> tuple[str, str | None]:
 
 def record(action: str, *, tenant_id=None, scope: str | None = None, targets=(), outcome: str = "ok",
            detail: dict | None = None, actor: tuple[str, str | None] | None = None) -> AuditEntry:
-    """Append an entry to its scope's chain, in the caller's transaction."""
+    """Add an entry to the caller's transaction; it joins its scope's chain when that transaction commits.
+
+    Chaining at commit keeps each chain's head locked only for the last statements of a
+    transaction (lock, insert, update, commit), not for whatever work follows the action.
+    """
     scope = scope or scope_of(tenant_id)
     actor_kind, actor_id = actor or current_actor()
-    head = _lock_head(scope)
     entry = AuditEntry(
-        scope=scope, seq=head.seq + 1, at=clock.now(), actor_kind=actor_kind,
+        scope=scope, at=clock.now(), actor_kind=actor_kind,
         actor_id=str(actor_id) if actor_id is not None else None, action=action,
         tenant_id=tenant_id, targets=_safe(list(targets), "targets"), outcome=outcome,
-        detail=_safe(detail or {}, "detail"), prev_hash=head.hash,
+        detail=_safe(detail or {}, "detail"),
     )
-    entry.hash = hashlib.sha256(head.hash + canonical(entry)).digest()
-    head.seq, head.hash = entry.seq, entry.hash
-    db.session.add(entry)
-    db.session.flush()
+    session = db.session()
+    session.connection()  # the entry belongs to this transaction: begin it now if need be
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((transaction, entry))
     return entry
+
+
+def _chain_pending(session: Session) -> None:
+    """Append the transaction's queued entries to their chains, each head locked once."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    by_scope: dict[str, list[AuditEntry]] = {}
+    for _transaction, entry in pending:
+        by_scope.setdefault(entry.scope, []).append(entry)
+    # Every writer locks heads in the same order, so two transactions never wait on each other.
+    for scope in sorted(by_scope):
+        head = _lock_head(scope)
+        for entry in by_scope[scope]:
+            entry.seq, entry.prev_hash = head.seq + 1, head.hash
+            entry.hash = hashlib.sha256(head.hash + canonical(entry)).digest()
+            head.seq, head.hash = entry.seq, entry.hash
+            session.add(entry)
+
+
+def _inside(transaction, ancestor) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _on_commit(session):
+    # A released SAVEPOINT hands its entries to the enclosing transaction; only the outermost chains them.
+    if not session.in_nested_transaction():
+        _chain_pending(session)
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _on_rollback(session, transaction):
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(t, e) for t, e in pending if not _inside(t, transaction)]
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _on_end(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 @dataclass

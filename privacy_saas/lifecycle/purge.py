@@ -87,7 +87,7 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
     run = db.session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
     if run is None:
         run = PurgeRun(tenant_id=tenant.id, locked_by=worker, lease_until=clock.now() + _lease(),
-                       rows_deleted={})
+                       rows_deleted={}, attempts=0)
         db.session.add(run)
         tenant.start_purge()
         audit.record("purge.started", tenant_id=tenant.id, targets=[run.id], actor=("system", worker))

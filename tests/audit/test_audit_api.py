@@ -116,6 +116,7 @@ def test_registered_user_failed_sign_in_is_audited(session, org, org_admin):
 
     assert service.authenticate(org, "admin@acme.example", "not the password") is None
     assert service.authenticate(org, "ghost@acme.example", "not the password") is None
+    session.commit()  # entries join their chain when the transaction commits
     rows = session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user.login")
                            .order_by(AuditEntry.seq)).all()
     assert [(r.outcome, r.actor_id) for r in rows] == [("failed", str(org_admin.id)), ("failed", None)]

@@ -210,6 +210,7 @@ def test_export_subject_holds_everything_and_is_audited(make_contact, ready):
     assert [c["purpose"] for c in document["consents"]] == ["events"]
     assert document["website_activity"][0]["path"] == "/guide.pdf"
     json.dumps(document)
+    ready.commit()  # entries join their chain when the transaction commits
     assert ready.scalar(sa.select(AuditEntry.action).order_by(AuditEntry.seq.desc()).limit(1)) == "contact.export"
 
 

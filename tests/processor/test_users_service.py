@@ -127,10 +127,11 @@ def test_last_admin_cannot_be_removed_demoted_or_disabled(session, org, make_use
 
 def test_remove_erases_the_row_and_keeps_a_tombstone(session, org, make_user):
     user = make_user(org, "ada@example.com")
-    user_id = user.id
+    user_id, org_id = user.id, org.id
     service.remove(org, user)
+    session.commit()  # entries join their chain when the transaction commits
     session.expunge_all()
-    assert session.get(RegisteredUser, (org.id, user_id)) is None
+    assert session.get(RegisteredUser, (org_id, user_id)) is None
     entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.remove"))
     assert entry.targets == [str(user_id)]
 
@@ -187,6 +188,7 @@ def test_import_reports_lines_and_writes_no_bad_row(session, org, make_user):
     assert service.find_by_email(org, "new4@example.com").role == "admin"
     assert service.find_by_email(org, "new2@example.com") is None
     assert service.find_by_email(org, "exists@example.com").role == "member"
+    session.commit()  # entries join their chain when the transaction commits
     assert "user.import" in actions(session, org)
 
 

@@ -61,6 +61,7 @@ def test_bypass_is_explicit_and_audited(session, two_tenants, as_app_role):
     with rls.bypass("test"):
         assert tenant_ids(as_app_role) == {org.id, other_org.id}
     assert tenant_ids(as_app_role) == {org.id}
+    session.commit()  # entries join their chain when the transaction commits
     assert session.scalar(sa.select(AuditEntry.detail).where(AuditEntry.action == "rls.bypass")) == {"reason": "test"}
 
 
