@@ -133,8 +133,8 @@ def run_phase(target: Target, count: int, concurrency: int, request, expect: int
     return time.perf_counter() - started, latencies, errors
 
 
-def run_target(target: Target, users: int, concurrency: int) -> dict:
-    """Run the four phases against one server; return {phase: figures}."""
+def phases_for(target: Target, users: int) -> list:
+    """Return the four phases for one server: (name, expected statuses, request(i), on_result)."""
     run = uuid.uuid4().hex[:6]
     ids: list[str | None] = [None] * users
 
@@ -148,7 +148,7 @@ def run_target(target: Target, users: int, concurrency: int) -> dict:
         if json.loads(payload).get("totalResults") != 1:
             raise SystemExit(f"{target.name}: filter for user {i} did not find exactly one user")
 
-    phases = [
+    return [
         ("create", (201,), lambda i: ("POST", "/Users", {
             "schemas": [USER], "userName": user_name(i), "externalId": f"ext-{run}-{i}", "active": True,
             "displayName": f"Bench User {i}", "name": {"givenName": "Bench", "familyName": f"User {i}"}}), store_id),
@@ -158,16 +158,27 @@ def run_target(target: Target, users: int, concurrency: int) -> dict:
             "schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}), None),
         ("delete", (204,), lambda i: ("DELETE", f"/Users/{ids[i]}", None), None),
     ]
-    results = {}
-    for name, expect, request, on_result in phases:
-        wall, latencies, errors = run_phase(target, users, concurrency, request, expect, on_result)
-        if errors:
-            raise SystemExit(f"{target.name} {name}: {len(errors)} unexpected answers, e.g. {errors[0]}")
-        figures = summary(latencies)
-        figures["rps"] = users / wall
-        results[name] = figures
-        print(f"  {target.name:<13} {name:<20} {figures['rps']:>8.0f} req/s  p50 {figures['p50']:>7.2f} ms  "
-              f"p99 {figures['p99']:>7.2f} ms", flush=True)
+
+
+def run_targets(targets: list[Target], users: int, concurrency: int) -> dict:
+    """Run each phase on every server in turn; return {server: {phase: figures}}.
+
+    Phase by phase rather than server by server, so that a slow spell of this shared
+    machine falls on the servers of one comparison alike instead of on one of them.
+    """
+    plans = {target.name: phases_for(target, users) for target in targets}
+    results: dict[str, dict] = {target.name: {} for target in targets}
+    for index in range(len(plans[targets[0].name])):
+        for target in targets:
+            name, expect, request, on_result = plans[target.name][index]
+            wall, latencies, errors = run_phase(target, users, concurrency, request, expect, on_result)
+            if errors:
+                raise SystemExit(f"{target.name} {name}: {len(errors)} unexpected answers, e.g. {errors[0]}")
+            figures = summary(latencies)
+            figures["rps"] = users / wall
+            results[target.name][name] = figures
+            print(f"  {target.name:<13} {name:<20} {figures['rps']:>8.0f} req/s  p50 {figures['p50']:>7.2f} ms  "
+                  f"p99 {figures['p99']:>7.2f} ms", flush=True)
     return results
 
 
@@ -210,7 +221,7 @@ def main() -> None:
                    Target("flask floor", floor_port, "/v2", "none")]
         for target in targets:  # warm up: imports, keys, connections
             target.call("GET", "/Users?count=1")
-        results = {target.name: run_target(target, args.users, args.concurrency) for target in targets}
+        results = run_targets(targets, args.users, args.concurrency)
     finally:
         for process in processes:
             process.terminate()
