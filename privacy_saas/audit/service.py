@@ -52,22 +52,22 @@ def canonical(entry: AuditEntry) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _lock_head(scope: str) -> AuditHead:
+def _lock_head(session: Session, scope: str) -> AuditHead:
     # FOR UPDATE serialises writers of one scope on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
     locked = (sa.select(AuditHead).where(AuditHead.scope == scope).with_for_update()
               .execution_options(populate_existing=True))
-    head = db.session.scalars(locked).one_or_none()
+    head = session.scalars(locked).one_or_none()
     if head is not None:
         return head
     # The scope's first entry: create its head (a concurrent first writer may win), then lock it.
-    dialect = db.session.get_bind().dialect.name
+    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(AuditHead).values(scope=scope, seq=0, hash=GENESIS)
-                       .on_conflict_do_nothing(index_elements=["scope"]))
-    return db.session.scalars(locked).one()
+    session.execute(insert(AuditHead).values(scope=scope, seq=0, hash=GENESIS)
+                    .on_conflict_do_nothing(index_elements=["scope"]))
+    return session.scalars(locked).one()
 
 
 def current_actor() -> tuple[str, str | None]:
@@ -109,9 +109,9 @@ def _chain_pending(session: Session) -> None:
     by_scope: dict[str, list[AuditEntry]] = {}
     for _transaction, entry in pending:
         by_scope.setdefault(entry.scope, []).append(entry)
-    # Every writer locks heads in the same order, so two transactions never wait on each other.
+    # Every writer locks heads in the same (sorted) order, so two transactions never deadlock over heads.
     for scope in sorted(by_scope):
-        head = _lock_head(scope)
+        head = _lock_head(session, scope)
         for entry in by_scope[scope]:
             entry.seq, entry.prev_hash = head.seq + 1, head.hash
             entry.hash = hashlib.sha256(head.hash + canonical(entry)).digest()
