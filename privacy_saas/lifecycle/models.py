@@ -63,8 +63,6 @@ class PurgeRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(default=clock.now)
     keys_destroyed_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    #: Unused since the purge stopped counting first (rows_deleted is exact); NULL in new runs.
-    rows_before: Mapped[dict | None] = mapped_column(sa.JSON)
     #: Rows deleted so far per table (committed with each batch).
     rows_deleted: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     #: Key ids destroyed by the crypto-shred.
