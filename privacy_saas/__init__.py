@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import time
 
 import sqlalchemy as sa
 from flask import Flask, request
@@ -119,9 +121,6 @@ def _begin_immediate(dbapi_connection) -> None:
     flat short interval hands it on within about a millisecond. Statements inside the
     transaction keep the normal busy timeout (set at connect).
     """
-    import sqlite3
-    import time
-
     deadline = time.monotonic() + SQLITE_LOCK_TIMEOUT
     pause = SQLITE_LOCK_POLL / 4
     dbapi_connection.execute("PRAGMA busy_timeout=0")

@@ -78,7 +78,7 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     #: The tenant a tenant token acts for, loaded with the token: every tenant request needs both.
-    tenant = relationship("Tenant", lazy="joined", innerjoin=False, viewonly=True)
+    tenant = relationship("Tenant", lazy="joined", viewonly=True)
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} {self.kind}>"
