@@ -20,8 +20,9 @@ class AuditEntry(db.Model):
     id: Mapped[uuid.UUID] = uuid_pk()
     #: Chain: `tenant:<uuid>`, `controller` or `platform`.
     scope: Mapped[str] = mapped_column(sa.String(64))
-    #: Position in the scope's chain, from 1.
+    #: Position in the scope's chain, from 1, in the order the recording transactions committed.
     seq: Mapped[int] = mapped_column(sa.BigInteger)
+    #: When the action was recorded (so two concurrent transactions may chain in the other order).
     at: Mapped[datetime]
     #: staff, tenant_admin, tenant_token, scim, registered_user, system, cli.
     actor_kind: Mapped[str] = mapped_column(sa.String(32))
