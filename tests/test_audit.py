@@ -102,3 +102,18 @@ def test_one_transaction_chains_several_scopes(session, tenant, make_tenant):
     reports = {r.scope: r for r in verify()}
     assert reports[theirs].entries == 2 and reports[mine].entries == 1
     assert all(r.broken_at is None for r in reports.values())
+
+
+def test_a_failed_flush_drops_the_entries_of_its_savepoint(session, tenant):
+    from privacy_saas.processor.tenants.models import Tenant
+
+    scope = f"tenant:{tenant.id}"
+    record("user.create", tenant_id=tenant.id, actor=("cli", None))
+    with pytest.raises(sa.exc.IntegrityError):
+        with session.begin_nested():
+            record("user.update", tenant_id=tenant.id, actor=("cli", None))
+            session.add(Tenant(slug=tenant.slug, name="Duplicate", region="eu", contract_start=tenant.contract_start,
+                               end_action="delete", status="active"))
+            session.flush()
+    session.commit()
+    assert session.scalars(sa.select(AuditEntry.action).where(AuditEntry.scope == scope)).all() == ["user.create"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import re
 import uuid
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from privacy_saas import clock
 from privacy_saas.audit.models import AuditEntry, AuditHead
 from privacy_saas.extensions import db
+
+log = logging.getLogger(__name__)
 
 GENESIS = b"\x00" * 32
 #: session.info key of the entries recorded in the open transaction, with the (sub)transaction of each.
@@ -138,7 +141,19 @@ def _on_commit(session):
 def _on_rollback(session, transaction):
     pending = session.info.get(_PENDING)
     if pending:
+        # A failed flush rolls back its own subtransaction and, in the database, the SAVEPOINT or
+        # transaction around it: drop what was recorded anywhere inside that boundary.
+        while transaction.parent is not None and not transaction.nested:
+            transaction = transaction.parent
         session.info[_PENDING] = [(t, e) for t, e in pending if not _inside(t, transaction)]
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _check_chained(session):
+    # Committing the root SessionTransaction object while a SAVEPOINT is still open skips the
+    # chaining above; nothing here does that, and it must never pass silently.
+    if not session.in_nested_transaction() and session.info.get(_PENDING):
+        log.error("%d audit entries were committed without being chained", len(session.info[_PENDING]))
 
 
 @sa.event.listens_for(Session, "after_transaction_end")
