@@ -90,6 +90,7 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
                        rows_deleted={}, attempts=0)
         db.session.add(run)
         tenant.start_purge()
+        db.session.flush()  # the run's id, for the audit entry
         audit.record("purge.started", tenant_id=tenant.id, targets=[run.id], actor=("system", worker))
     elif not _take_lease(run, worker):
         db.session.commit()
@@ -215,6 +216,7 @@ def _certify(run: PurgeRun, tenant: Tenant) -> DeletionCertificate:
     run.finished_at = finished
     run.locked_by, run.lease_until = None, None
     run.advance("certified")
+    db.session.flush()  # the certificate's id, for the audit entry
     audit.record("purge.certified", tenant_id=tenant.id, targets=[run.id, cert.id], actor=("system", _worker_id()),
                  detail={"rows_deleted": sum(run.rows_deleted.values())})
     _fault("before_certificate_commit")

@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from privacy_saas import clock
+from privacy_saas.audit.models import AuditEntry
 from privacy_saas.audit.service import verify
 from privacy_saas.crypto import KeyDestroyed
 from privacy_saas.crypto.models import DataKey
@@ -54,6 +55,10 @@ def test_purge_deletes_everything_and_certifies(session, due):
                           .where(DataKey.scope == f"tenant:{tenant.id}", DataKey.destroyed_at.is_(None)))
     assert live == 0
     assert all(r.broken_at is None for r in verify())
+    run = session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
+    targets = dict(session.execute(sa.select(AuditEntry.action, AuditEntry.targets).where(
+        AuditEntry.tenant_id == tenant.id, AuditEntry.action.in_(["purge.started", "purge.certified"]))).all())
+    assert targets == {"purge.started": [str(run.id)], "purge.certified": [str(run.id), str(cert.id)]}
 
 
 def test_tampered_certificate_fails_verification(session, due):
