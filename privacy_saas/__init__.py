@@ -191,6 +191,10 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(AppError)
     def _app_error(error: AppError):
+        if error.keep_changes:
+            from flask import g
+
+            g.keep_changes = True
         if wants_json():
             return problem(error.status, error.code, error.message, error.errors)
         from flask import render_template
@@ -246,6 +250,7 @@ def _register_transaction_boundary(app: Flask) -> None:
         # and the CSRF token cached there belong to one request only.
         g.pop("principal", None)
         g.pop("csrf_token", None)
+        g.pop("keep_changes", None)
 
     from privacy_saas.auth.principal import check_declared_capability
 
@@ -254,7 +259,7 @@ def _register_transaction_boundary(app: Flask) -> None:
 
     @app.after_request
     def _commit(response):
-        if response.status_code < 400:
+        if response.status_code < 400 or g.pop("keep_changes", False):
             try:
                 db.session.commit()
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:

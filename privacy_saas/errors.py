@@ -13,9 +13,12 @@ class AppError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 errors: dict | None = None):
+                 errors: dict | None = None, keep_changes: bool = False):
         super().__init__(message)
         self.message = message
+        #: What the service did before raising stands: the request boundary commits it anyway
+        #: (an expired export deleted on the way to refusing its download).
+        self.keep_changes = keep_changes
         if code:
             self.code = code
         if status:

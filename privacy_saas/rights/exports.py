@@ -152,7 +152,7 @@ def download(task: DsrTask) -> bytes:
         raise Conflict("there is no ready export for this task", code="export_not_ready")
     if clock.now() >= task.export_expires_at:
         expire(task)
-        raise ExportGone("this export has expired and been deleted")
+        raise ExportGone("this export has expired and been deleted", keep_changes=True)
     data = b"".join(open_file(_scope(task), path_of(task), functools.partial(_aad, task.id)))
     task.export_status, task.export_downloaded_at = "downloaded", clock.now()
     _delete_file(task)

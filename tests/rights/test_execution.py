@@ -8,17 +8,19 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
+import sqlalchemy as sa
+
 from privacy_saas import clock
+from privacy_saas.audit.models import AuditEntry
 from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.extensions import db
 from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.rights import exports
+from privacy_saas.rights.models import DsrTask
 from tests.rights.conftest import EMAIL
 
 
 def _file(app, task_id) -> Path:
-    from privacy_saas.rights.models import DsrTask
-
     return exports.path_of(db.session.get(DsrTask, UUID(str(task_id))))
 
 
@@ -65,6 +67,11 @@ def test_controller_export_expires_after_30_days(app, client, world, headers):
     gone = client.get(f"/api/v1/dsr-tasks/{task['id']}/export", headers=dpo)
     assert gone.status_code == 410
     assert not _file(app, task["id"]).exists()
+    # The refusal keeps what led to it: the task says expired and the deletion is audited.
+    db.session.expire_all()
+    assert db.session.get(DsrTask, UUID(task["id"])).export_status == "expired"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "dsr.export.expire")) == 1
     assert client.get(f"/api/v1/dsr-tasks/{task['id']}/export", headers=dpo).status_code == 410
 
 
