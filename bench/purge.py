@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.support import BENCH_MASTER_KEYS, backend, make_app, seed_tenant, timer  # noqa: E402
+from bench.support import backend, make_app, open_app, seed_tenant, timer  # noqa: E402
 from privacy_saas.lifecycle.purge import DEFAULT_BATCH  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_PURGE_USERS", 10_000))
@@ -81,20 +81,11 @@ def settle(url: str) -> None:
             conn.exec_driver_sql("CHECKPOINT")
 
 
-def copy_app(url: str, workdir: str):
-    from privacy_saas import create_app
-
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "PRIVACY_SAAS_MASTER_KEYS": BENCH_MASTER_KEYS,
-                       "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "JOBS_EAGER": True, "REDIS_URL": None,
-                       "EXPORT_DIR": os.path.join(workdir, "exports"),
-                       "PRIVACY_SAAS_SIGNING_KEY_FILE": os.path.join(workdir, "signing.pem")})
-
-
 def raw_delete(url: str, workdir: str, tenant_id, tables: list[str], expected: int) -> float:
     """Time one DELETE per table in one transaction, on an engine configured exactly as the app's."""
     from privacy_saas.extensions import db
 
-    app = copy_app(url, workdir)
+    app = open_app(url, workdir)
     with app.app_context():
         value = tenant_id.hex if url.startswith("sqlite") else tenant_id
         with timer() as t, db.engine.begin() as conn:
@@ -111,7 +102,7 @@ def purge_copy(url: str, workdir: str, doomed, other, other_before: dict) -> dic
     from privacy_saas.lifecycle import purge
     from privacy_saas.lifecycle.models import PurgeRun
 
-    app = copy_app(url, workdir)
+    app = open_app(url, workdir)
     with app.app_context():
         with timer() as t:
             outcome = purge.purge_tenant(doomed, batch=BATCH)

@@ -24,7 +24,6 @@ def make_app(database_url: str | None = None, workdir: str | None = None):
     """Create an app on a freshly migrated database (temp SQLite unless DATABASE_URL/`database_url`)."""
     from flask_migrate import upgrade
 
-    from privacy_saas import create_app
     workdir = workdir or tempfile.mkdtemp(prefix="privacy-saas-bench-")
     os.environ.setdefault("PRIVACY_SAAS_INSTANCE", os.path.join(workdir, "instance"))
     url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{workdir}/bench.sqlite3"
@@ -37,15 +36,22 @@ def make_app(database_url: str | None = None, workdir: str | None = None):
             conn.exec_driver_sql("DROP SCHEMA public CASCADE")
             conn.exec_driver_sql("CREATE SCHEMA public")
         engine.dispose()
-    app = create_app({
+    app = open_app(url, workdir)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def open_app(url: str, workdir: str):
+    """Create the benchmark app on an existing database at `url` (no migration)."""
+    from privacy_saas import create_app
+
+    return create_app({
         "SQLALCHEMY_DATABASE_URI": url, "PRIVACY_SAAS_MASTER_KEYS": BENCH_MASTER_KEYS, "SECRET_KEY": "bench",
         "RATELIMIT_ENABLED": False, "JOBS_EAGER": True, "REDIS_URL": None,
         "EXPORT_DIR": os.path.join(workdir, "exports"),
         "PRIVACY_SAAS_SIGNING_KEY_FILE": os.path.join(workdir, "signing.pem"),
     })
-    with app.app_context():
-        upgrade()
-    return app
 
 
 def seed_tenant(slug: str, users: int, events_per_user: int, *, status: str = "active",

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import re
 import uuid
 from dataclasses import dataclass
