@@ -58,10 +58,11 @@ def _start_embedded_scheduler(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
     from privacy_saas.extensions import api, csrf, db, limiter, login_manager, migrate
+    from privacy_saas.processor.usage import partitions
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
-                     render_as_batch=True, compare_type=True)
+                     render_as_batch=True, compare_type=True, include_name=partitions.include_name)
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.session_protection = "strong"

@@ -10,12 +10,14 @@ from flask_migrate import downgrade, upgrade
 
 from privacy_saas import create_app
 from privacy_saas.extensions import db
+from privacy_saas.processor.usage import partitions
 from tests import conftest
 
 
 def schema_diff(connection) -> list:
     """Return what autogenerate would change to make the database match the models."""
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                          "include_name": partitions.include_name})
     return compare_metadata(context, db.metadata)
 
 

@@ -27,6 +27,7 @@ from privacy_saas.lifecycle import certificates
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
 from privacy_saas.lifecycle.service import purge_decision
 from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.usage.models import UsageEvent
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ KEEP_TABLES = frozenset({"tenants", "audit_entries", "legal_holds", "purge_runs"
 #: Rows per batch transaction: about 0.1 s of deleting on PostgreSQL; per-batch costs (a commit, so an
 #: fsync, the checkpoint, the cut query) made 50,000-row batches 10% slower on a 1,000,000-row tenant.
 DEFAULT_BATCH = 200_000
+#: Tries at dropping a tenant's usage partition while long transactions hold the table (each waits
+#: partitions.LOCK_TIMEOUT_MS), before the job fails and its retry comes back later.
+DROP_ATTEMPTS = 5
 
 
 class PurgeBusy(Exception):
@@ -141,12 +145,44 @@ def _aggregate(run: PurgeRun, tenant: Tenant) -> None:
     _fault("after_aggregate")
 
 
+def _checkpoint(run_id, deleted: dict) -> None:
+    db.session.execute(sa.update(PurgeRun).where(PurgeRun.id == run_id)
+                       .values(rows_deleted=dict(deleted), lease_until=clock.now() + _lease())
+                       .execution_options(synchronize_session=False))
+
+
+def _drop_partition(run_id, tenant_id, deleted: dict, progress: Callable | None) -> bool:
+    """Drop the tenant's usage partition and checkpoint its count, in one transaction; False if it has none."""
+    for attempt in range(1, DROP_ATTEMPTS + 1):
+        try:
+            count = partitions.drop_tenant_partition(db.session, tenant_id)
+            if count is not None:
+                _checkpoint(run_id, {**deleted, partitions.TABLE: deleted.get(partitions.TABLE, 0) + count})
+                _fault("mid_batch_before_commit")
+            db.session.commit()
+            break
+        except sa.exc.OperationalError as error:
+            db.session.rollback()
+            if not partitions.lock_not_available(error) or attempt == DROP_ATTEMPTS:
+                raise
+            log.info("purge %s: usage_events busy, partition drop try %d of %d", run_id, attempt, DROP_ATTEMPTS)
+            time.sleep(0.1 * attempt)
+    if count is None:
+        return False
+    deleted[partitions.TABLE] = deleted.get(partitions.TABLE, 0) + count
+    if progress is not None:
+        progress(sum(deleted.values()), None)
+    return True
+
+
 def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable | None) -> None:
     # Core statements by id: the ORM objects expire at each commit and are not reloaded per batch.
     run_id, tenant_id = run.id, tenant.id
     deleted = dict(run.rows_deleted)
     batches = 0
     for table in purge_tables():
+        if table.name == partitions.TABLE and _drop_partition(run_id, tenant_id, deleted, progress):
+            continue
         scoped = table.c.tenant_id == tenant_id
         # Keyset: each batch starts after the previous cut, so no batch re-walks the index entries of the
         # rows earlier batches deleted, and is bounded on both sides, so that a generic plan scans only
@@ -164,9 +200,7 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
             if count == 0:
                 break
             deleted[table.name] = deleted.get(table.name, 0) + count
-            db.session.execute(sa.update(PurgeRun).where(PurgeRun.id == run_id)
-                               .values(rows_deleted=dict(deleted), lease_until=clock.now() + _lease())
-                               .execution_options(synchronize_session=False))
+            _checkpoint(run_id, deleted)
             _fault("mid_batch_before_commit")
             db.session.commit()
             batches += 1

@@ -25,6 +25,8 @@ class UsageEvent(EncryptedModel, db.Model):
         sa.Index("ix_usage_events_tenant_occurred", "tenant_id", "occurred_at"),
         sa.Index("ix_usage_events_tenant_user", "tenant_id", "user_id"),
         choice("kind", "kind", EVENT_KINDS),
+        # One partition per tenant on PostgreSQL (migration 0011, usage/partitions.py): purging is a DROP.
+        {"postgresql_partition_by": "LIST (tenant_id)"},
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
