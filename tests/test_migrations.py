@@ -93,3 +93,39 @@ def test_downgrade_to_base_and_upgrade_again(scratch_app):
             diff = schema_diff(connection)
         assert diff == [], "schema after down/up differs from the models:\n" + pprint.pformat(diff)
         db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_usage_rows_and_grants_survive_partitioning_down_and_up(scratch_app):
+    """0011 rebuilds usage_events partitioned by tenant: rows, rights and the drop function follow."""
+    from tests.lifecycle.conftest import seed
+
+    role = "privacy_app"
+    kind = "SELECT relkind FROM pg_class WHERE relname = 'usage_events'"
+    with scratch_app.app_context():
+        upgrade()
+        tenant = seed("migrated", users=2, events_per_user=3)
+        db.session.commit()
+        partition = partitions.partition_name(tenant.id)
+        db.session.remove()
+
+        downgrade(revision="0010")
+        with db.engine.begin() as conn:
+            assert conn.exec_driver_sql(kind).scalar() == "r"
+            assert conn.exec_driver_sql(f"SELECT to_regclass('{partition}')").scalar() is None
+            assert conn.exec_driver_sql("SELECT count(*) FROM usage_events").scalar() == 6
+            conn.exec_driver_sql(f"""DO $$ BEGIN CREATE ROLE {role} NOLOGIN;
+                                     EXCEPTION WHEN duplicate_object THEN NULL; END $$""")
+            conn.exec_driver_sql(f"GRANT SELECT, INSERT, DELETE ON usage_events TO {role}")
+
+        upgrade()
+        with db.engine.begin() as conn:
+            assert conn.exec_driver_sql(kind).scalar() == "p"
+            assert conn.exec_driver_sql(f'SELECT count(*) FROM ONLY "{partition}"').scalar() == 6
+            assert conn.exec_driver_sql(f"""SELECT has_table_privilege('{role}', 'usage_events', 'DELETE'),
+                                                   has_table_privilege('{role}', 'usage_events', 'UPDATE'),
+                has_function_privilege('{role}', 'usage_events_drop_partition(uuid)', 'EXECUTE')""").one() \
+                == (True, False, True)
+            diff = schema_diff(conn)
+        assert diff == [], pprint.pformat(diff)
+        db.engine.dispose()

@@ -1,5 +1,8 @@
 """The post-contract purge: lease, crypto-shred, batched deletes, files, certificate.
 
+On PostgreSQL the tenant's usage events, nearly all of its rows, live in a partition of their own
+(processor/usage/partitions.py): it is counted and dropped in one transaction instead of deleted.
+
 Every step is checkpointed in the tenant's PurgeRun and each batch commits with its
 counter, so a worker killed anywhere leaves a state the next run resumes, and two
 runs never delete or certify twice.
