@@ -44,6 +44,11 @@ BEGIN
     IF to_regclass(part) IS NOT NULL THEN
         RETURN;
     END IF;
+    -- ATTACH locks the tables the foreign keys reference in SHARE ROW EXCLUSIVE mode (writers of
+    -- registered_users wait until this transaction ends). Taking registered_users before tenants,
+    -- whose row this transaction has just inserted, means a writer of registered_users that then
+    -- writes tenants finishes first instead of deadlocking with us.
+    LOCK TABLE registered_users, tenants IN SHARE ROW EXCLUSIVE MODE;
     EXECUTE format('CREATE TABLE %I (LIKE usage_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
     EXECUTE format('ALTER TABLE usage_events ATTACH PARTITION %I FOR VALUES IN (%L)', part, p_tenant);
     -- The application reads through the parent, where the policy applies; a role granted rights on
