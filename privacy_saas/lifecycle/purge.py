@@ -199,6 +199,7 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
             statement = sa.delete(table).where(window)
             if cut is not None:
                 statement = statement.where(table.c.id <= cut)
+            partitions.plan_for_the_parameters(db.session)  # deleting users cascades into usage_events per row
             count = db.session.execute(statement).rowcount
             if count == 0:
                 break

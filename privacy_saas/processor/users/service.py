@@ -23,6 +23,7 @@ from privacy_saas.errors import AppError, Conflict, Forbidden, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.tenants.gates import ensure_readable, ensure_writable
+from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.users.models import ROLES, STATUSES, RegisteredUser, UserInvitation
 
 log = logging.getLogger(__name__)
@@ -277,6 +278,7 @@ def remove(tenant: Tenant, user: RegisteredUser, *, actor=None) -> None:
     ensure_writable(tenant)
     _guard_last_admin(tenant, user, role="member", status="disabled")
     user_id = user.id
+    partitions.plan_for_the_parameters(db.session)  # the cascade into usage_events
     db.session.delete(user)
     db.session.flush()
     audit.record("user.remove", tenant_id=tenant.id, targets=[user_id], actor=actor)
