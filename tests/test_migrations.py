@@ -100,7 +100,7 @@ def test_usage_rows_and_grants_survive_partitioning_down_and_up(scratch_app):
     """0011 rebuilds usage_events partitioned by tenant: rows, rights and the drop function follow."""
     from tests.lifecycle.conftest import seed
 
-    role = "privacy_app"
+    role = conftest.APP_ROLE
     kind = "SELECT relkind FROM pg_class WHERE relname = 'usage_events'"
     with scratch_app.app_context():
         upgrade()

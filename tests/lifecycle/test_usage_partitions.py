@@ -11,7 +11,6 @@ from privacy_saas.lifecycle import purge
 from privacy_saas.lifecycle.models import DeletionCertificate, PurgeRun
 from privacy_saas.processor.usage import partitions
 from tests.lifecycle.conftest import rows_of
-from tests.security.test_rls import as_app_role  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.postgres
 
@@ -112,7 +111,7 @@ def test_a_long_reader_delays_the_drop_and_the_purge_finishes_later(session, due
 
 
 def test_the_application_role_reaches_other_tenants_partitions_neither_directly_nor_by_dropping(
-        session, due, as_app_role):  # noqa: F811
+        session, due, as_app_role):
     tenant, other = due
     from privacy_saas import rls
     rls.scope_to_tenant(other.id)

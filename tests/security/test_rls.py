@@ -10,21 +10,6 @@ from tests.helpers import bearer
 
 pytestmark = pytest.mark.postgres
 
-APP_ROLE = "privacy_app"
-
-
-@pytest.fixture
-def as_app_role(session):
-    """Run the rest of the test's transaction as an ordinary role (superusers ignore RLS)."""
-    conn = session.connection()
-    conn.exec_driver_sql(f"""DO $$ BEGIN CREATE ROLE {APP_ROLE} NOLOGIN;
-                             EXCEPTION WHEN duplicate_object THEN NULL; END $$""")
-    conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
-    conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
-    conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
-    conn.exec_driver_sql(f"SET LOCAL ROLE {APP_ROLE}")
-    return conn
-
 
 @pytest.fixture
 def two_tenants(org, other_org, make_user):
