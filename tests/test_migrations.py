@@ -1,6 +1,7 @@
 """Alembic migrations match the models, and go down and up again."""
 import pprint
 import uuid
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -129,3 +130,68 @@ def test_usage_rows_and_grants_survive_partitioning_down_and_up(scratch_app):
             diff = schema_diff(conn)
         assert diff == [], pprint.pformat(diff)
         db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_an_owner_that_is_not_a_superuser_moves_every_tenants_usage_into_partitions(app, tmp_path_factory):
+    """As deployed: the migrating role owns the tables and is bound by their FORCE row-level security."""
+    from privacy_saas import rls
+    from privacy_saas.crypto.service import destroy_tenant_keys
+    from tests.lifecycle.conftest import seed
+
+    owner, name = "privacy_owner", f"scratch_{uuid.uuid4().hex[:12]}"
+    with app.app_context():
+        server_url = db.engine.url
+    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.exec_driver_sql(f"""DO $$ BEGIN CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS;
+                                 EXCEPTION WHEN duplicate_object THEN NULL; END $$""")
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" OWNER {owner}')
+    config = conftest.test_config(tmp_path_factory)
+    config["SQLALCHEMY_DATABASE_URI"] = server_url.set(username=owner, database=name).render_as_string(
+        hide_password=False)
+    owned = create_app(config)
+    try:
+        with owned.app_context():
+            upgrade(revision="0010")
+            rls.lift_for_staff()  # seeding as the owner crosses tenants, as staff do
+            active = seed("active", users=2, events_per_user=3)
+            ended = seed("ended", users=1, events_per_user=2, status="ended", contract_end=date(2025, 1, 31))
+            halfway = seed("halfway", users=1, events_per_user=4, status="ended", contract_end=date(2025, 1, 31))
+            halfway.start_purge()
+            destroy_tenant_keys(halfway)
+            purged = seed("purged", users=0, events_per_user=0, status="ended", contract_end=date(2025, 1, 31))
+            purged.start_purge()
+            purged.finish_purge()
+            db.session.commit()
+            tenants = {t.slug: t.id for t in (active, ended, halfway, purged)}
+            db.session.remove()
+
+            # A superuser counts what arrived (autocommit: no lock outlives a query).
+            inspector = sa.create_engine(server_url.set(database=name), isolation_level="AUTOCOMMIT")
+
+            def query(sql, **params):
+                with inspector.connect() as conn:
+                    return conn.execute(sa.text(sql), params).scalar()
+
+            kind = "SELECT relkind FROM pg_class WHERE relname = 'usage_events'"
+            usage = "SELECT count(*) FROM usage_events WHERE tenant_id = :t"
+            upgrade()
+            assert query(kind) == "p"
+            assert {slug for slug, tenant_id in tenants.items()
+                    if query("SELECT to_regclass(:p) IS NOT NULL", p=partitions.partition_name(tenant_id))} \
+                == {"active", "ended", "halfway"}
+            assert {slug: query(usage, t=tenant_id) for slug, tenant_id in tenants.items()} \
+                == {"active": 6, "ended": 2, "halfway": 4, "purged": 0}
+
+            downgrade(revision="0010")
+            assert query(kind) == "r"
+            assert {slug: query(usage, t=tenant_id) for slug, tenant_id in tenants.items()} \
+                == {"active": 6, "ended": 2, "halfway": 4, "purged": 0}
+            upgrade()
+            inspector.dispose()
+            db.engine.dispose()
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()

@@ -2,8 +2,9 @@
 
 See privacy_saas/processor/usage/partitions.py. The table is rebuilt: the old one is renamed, the
 partitioned one created with the same columns, constraints, indexes, row-level security and
-grants, one partition made per tenant that is not purged (or still has rows), the rows copied,
-the old table dropped. Nothing changes on SQLite.
+grants, one partition made per tenant that is active or ended (or still has rows), the rows
+copied and counted, the old table dropped. Its foreign key to tenants goes, on SQLite too: the one
+to registered_users implies it, and attaching a partition locks every table a foreign key names.
 
 Revision ID: 0011
 Revises: 0010
@@ -44,11 +45,10 @@ BEGIN
     IF to_regclass(part) IS NOT NULL THEN
         RETURN;
     END IF;
-    -- ATTACH locks the tables the foreign keys reference in SHARE ROW EXCLUSIVE mode (writers of
-    -- registered_users wait until this transaction ends). Taking registered_users before tenants,
-    -- whose row this transaction has just inserted, means a writer of registered_users that then
-    -- writes tenants finishes first instead of deadlocking with us.
-    LOCK TABLE registered_users, tenants IN SHARE ROW EXCLUSIVE MODE;
+    -- ATTACH locks the table the foreign key references, registered_users, in SHARE ROW EXCLUSIVE
+    -- mode: its writers wait until the tenant-creating transaction ends. (The table has no foreign
+    -- key to tenants, which the one to registered_users implies: that would lock tenants too, and
+    -- two transactions that each inserted a tenant would deadlock on it.)
     EXECUTE format('CREATE TABLE %I (LIKE usage_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
     EXECUTE format('ALTER TABLE usage_events ATTACH PARTITION %I FOR VALUES IN (%L)', part, p_tenant);
     -- The application reads through the parent, where the policy applies; a role granted rights on
@@ -66,7 +66,11 @@ BEGIN
 END $$;
 
 -- Drops the partition of a tenant being purged whose keys are destroyed; returns the rows it held
--- (NULL when it has no partition). SHARE on the partition stops its writers while counting.
+-- (NULL when it has no partition). SHARE on the partition stops its writers while counting. The
+-- caller's lock_timeout should stay below deadlock_timeout: DROP then waits for ACCESS EXCLUSIVE
+-- on usage_events, and a generic plan writing another tenant's rows holds usage_events while it
+-- waits for this partition; the drop gives up first and tries again. The owner (this function)
+-- is exempt from the partition's row-level security (ENABLE, not FORCE), so the count is whole.
 CREATE FUNCTION usage_events_drop_partition(p_tenant uuid) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path}
 AS $$
@@ -89,7 +93,10 @@ BEGIN
     RETURN n;
 END $$;
 
+-- A trigger fires whoever inserts; EXECUTE is checked only when a trigger is created, which
+-- nobody else may do with these.
 REVOKE ALL ON FUNCTION usage_events_add_partition(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION tenants_add_usage_partition() FROM PUBLIC;
 REVOKE ALL ON FUNCTION usage_events_drop_partition(uuid) FROM PUBLIC;
 
 CREATE TRIGGER tenants_add_usage_partition AFTER INSERT ON tenants
@@ -100,23 +107,31 @@ FOR EACH ROW EXECUTE FUNCTION tenants_add_usage_partition();
 # delete usage events may drop the partition of a tenant being purged.
 COPY_GRANTS = """
 DO $$
-DECLARE g record;
+DECLARE
+    g record;
+    who text;
 BEGIN
-    FOR g IN SELECT grantee, privilege_type FROM information_schema.role_table_grants
+    FOR g IN SELECT grantee, privilege_type, is_grantable FROM information_schema.role_table_grants
              WHERE table_schema = current_schema() AND table_name = '{source}'
                AND grantee <> (SELECT tableowner FROM pg_tables
                                WHERE schemaname = current_schema() AND tablename = '{source}')
     LOOP
-        EXECUTE format('GRANT %s ON usage_events TO %I', g.privilege_type, g.grantee);
-        IF g.privilege_type = 'DELETE' AND {may_drop} THEN
-            EXECUTE format('GRANT EXECUTE ON FUNCTION usage_events_drop_partition(uuid) TO %I', g.grantee);
+        who := CASE WHEN g.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(g.grantee) END;
+        EXECUTE format('GRANT %s ON usage_events TO %s%s', g.privilege_type, who,
+                       CASE WHEN g.is_grantable = 'YES' THEN ' WITH GRANT OPTION' ELSE '' END);
+        IF g.privilege_type = 'DELETE' AND g.grantee <> 'PUBLIC' AND {may_drop} THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION usage_events_drop_partition(uuid) TO %s', who);
         END IF;
     END LOOP;
 END $$;
 """
+COLUMNS = "tenant_id, id, user_id, kind, occurred_at, detail_ct"
+#: Locks one new partition holds until the migration commits: table, TOAST table and index, three indexes,
+#: with some to spare.
+LOCKS_PER_PARTITION = 8
 
 
-def _create_table(name: str, **options) -> None:
+def _create_table(name: str, *, tenant_fk: bool, **options) -> None:
     op.create_table(name,
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -126,7 +141,8 @@ def _create_table(name: str, **options) -> None:
     sa.Column('detail_ct', privacy_saas.crypto.fields.Ciphertext(), nullable=True),
     sa.CheckConstraint("kind IN ('session', 'page_view', 'report_download', 'email_delivered', 'email_opened', 'email_clicked')", name=op.f('ck_usage_events_kind')),
     sa.ForeignKeyConstraint(['tenant_id', 'user_id'], ['registered_users.tenant_id', 'registered_users.id'], name=op.f('fk_usage_events_tenant_id_registered_users'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_usage_events_tenant_id_tenants')),
+    *([sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_usage_events_tenant_id_tenants'))]
+      if tenant_fk else []),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_usage_events')),
     **options
     )
@@ -144,31 +160,70 @@ def _set_aside(table: str) -> None:
         op.execute(f"ALTER INDEX {index} RENAME TO {index.replace('usage_events', table)}")
 
 
+def _copy_rows(source: str) -> None:
+    """Copy every usage row from `source` into usage_events, and make sure all of them arrived."""
+    op.execute(f"INSERT INTO usage_events ({COLUMNS}) SELECT {COLUMNS} FROM {source}")
+    op.execute(f"""DO $$ BEGIN
+        IF (SELECT count(*) FROM usage_events) <> (SELECT count(*) FROM {source}) THEN
+            RAISE EXCEPTION 'usage_events: rows were not all copied from {source}';
+        END IF; END $$""")
+
+
+def _check_lock_capacity(bind) -> None:
+    """Refuse, before changing anything, when the partitions would not fit PostgreSQL's lock table."""
+    tenants = bind.scalar(sa.text("SELECT count(*) FROM tenants WHERE status IN ('active', 'ended') "
+                                  "OR id IN (SELECT DISTINCT tenant_id FROM usage_events)"))
+    per_transaction, slots = bind.execute(sa.text(
+        "SELECT current_setting('max_locks_per_transaction')::int, "
+        "current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int")).one()
+    needed = tenants * LOCKS_PER_PARTITION
+    if 2 * needed > per_transaction * slots:  # half the table stays for everyone else
+        raise RuntimeError(
+            f"migration 0011 creates a partition for each of {tenants} tenants in one transaction, about "
+            f"{needed} locks, and the server's lock table holds {per_transaction * slots}. Set "
+            f"max_locks_per_transaction to at least {-(-2 * needed // slots)} (it needs a restart) and run the "
+            f"upgrade again; nothing was changed.")
+
+
 def upgrade():
-    if op.get_bind().dialect.name != "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        # No partitions; the foreign key to tenants goes as on PostgreSQL (the models have none).
+        with op.batch_alter_table('usage_events', schema=None) as batch_op:
+            batch_op.drop_constraint('fk_usage_events_tenant_id_tenants', type_='foreignkey')
         return
+    # The migrating role owns the tables, and FORCE row-level security (0009) binds owners: without
+    # the bypass, an owner that is not a superuser would see, copy and keep no rows at all.
+    op.execute("SELECT set_config('app.rls_bypass', 'on', true)")
+    _check_lock_capacity(bind)
     _set_aside(OLD)
-    _create_table("usage_events", postgresql_partition_by="LIST (tenant_id)")
+    _create_table("usage_events", tenant_fk=False, postgresql_partition_by="LIST (tenant_id)")
     # Functions resolve names in pg_catalog (implicitly first), then this schema, where they also create
     # tables, and pg_temp last: whoever calls them, wherever their search_path points.
-    schema = op.get_bind().scalar(sa.text("SELECT quote_ident(current_schema())"))
+    schema = bind.scalar(sa.text("SELECT quote_ident(current_schema())"))
     op.execute(FUNCTIONS.format(path=f"{schema}, pg_temp", policy=POLICY.replace("'", "''")))
     op.execute(COPY_GRANTS.format(source=OLD, may_drop="true"))
+    # Tenants that may still get usage, and any that has some (a purge half done by batches).
     op.execute(f"""SELECT usage_events_add_partition(id) FROM tenants
-                   WHERE status <> 'purged' OR id IN (SELECT DISTINCT tenant_id FROM {OLD})""")
-    op.execute(f"INSERT INTO usage_events SELECT * FROM {OLD}")
+                   WHERE status IN ('active', 'ended') OR id IN (SELECT DISTINCT tenant_id FROM {OLD})""")
+    _copy_rows(OLD)
     op.execute(f"DROP TABLE {OLD}")
+    op.execute("SELECT set_config('app.rls_bypass', 'off', true)")
 
 
 def downgrade():
     if op.get_bind().dialect.name != "postgresql":
+        with op.batch_alter_table('usage_events', schema=None) as batch_op:
+            batch_op.create_foreign_key('fk_usage_events_tenant_id_tenants', 'tenants', ['tenant_id'], ['id'])
         return
+    op.execute("SELECT set_config('app.rls_bypass', 'on', true)")
     op.execute("DROP TRIGGER tenants_add_usage_partition ON tenants")
     _set_aside("usage_events_partitioned")
-    _create_table("usage_events")
+    _create_table("usage_events", tenant_fk=True)
     op.execute(COPY_GRANTS.format(source="usage_events_partitioned", may_drop="false"))
-    op.execute("INSERT INTO usage_events SELECT * FROM usage_events_partitioned")
-    op.execute("DROP TABLE usage_events_partitioned CASCADE")
+    _copy_rows("usage_events_partitioned")
+    op.execute("DROP TABLE usage_events_partitioned")
     for function in ("tenants_add_usage_partition()", "usage_events_drop_partition(uuid)",
                      "usage_events_add_partition(uuid)", "usage_events_partition_name(uuid)"):
         op.execute(f"DROP FUNCTION {function}")
+    op.execute("SELECT set_config('app.rls_bypass', 'off', true)")

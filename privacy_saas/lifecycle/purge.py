@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,8 +43,8 @@ KEEP_TABLES = frozenset({"tenants", "audit_entries", "legal_holds", "purge_runs"
 #: fsync, the checkpoint, the cut query) made 50,000-row batches 10% slower on a 1,000,000-row tenant.
 DEFAULT_BATCH = 200_000
 #: Tries at dropping a tenant's usage partition while long transactions hold the table (each waits
-#: partitions.LOCK_TIMEOUT_MS), before the job fails and its retry comes back later.
-DROP_ATTEMPTS = 5
+#: partitions.LOCK_TIMEOUT_MS, then a growing pause), before the job fails and its retry comes back later.
+DROP_ATTEMPTS = 10
 
 
 class PurgeBusy(Exception):
@@ -156,6 +157,7 @@ def _checkpoint(run_id, deleted: dict) -> None:
 
 def _drop_partition(run_id, tenant_id, deleted: dict, progress: Callable | None) -> bool:
     """Drop the tenant's usage partition and checkpoint its count, in one transaction; False if it has none."""
+    count = None
     for attempt in range(1, DROP_ATTEMPTS + 1):
         try:
             count = partitions.drop_tenant_partition(db.session, tenant_id)
@@ -164,14 +166,18 @@ def _drop_partition(run_id, tenant_id, deleted: dict, progress: Callable | None)
                 _fault("mid_batch_before_commit")
             db.session.commit()
             break
-        except sa.exc.OperationalError as error:
+        except sa.exc.DBAPIError as error:
             db.session.rollback()
-            if not partitions.lock_not_available(error) or attempt == DROP_ATTEMPTS:
+            if partitions.sqlstate(error) == partitions.INSUFFICIENT_PRIVILEGE:
+                raise RuntimeError("the database role may not drop usage partitions: GRANT EXECUTE ON FUNCTION "
+                                   "usage_events_drop_partition(uuid) TO it (see README)") from error
+            if not partitions.retryable(error) or attempt == DROP_ATTEMPTS:
                 raise
             log.info("purge %s: usage_events busy, partition drop try %d of %d", run_id, attempt, DROP_ATTEMPTS)
-            time.sleep(0.1 * attempt)
+            time.sleep(random.uniform(0.05, 0.1) * attempt)
     if count is None:
         return False
+    _fault("after_partition_drop")
     deleted[partitions.TABLE] = deleted.get(partitions.TABLE, 0) + count
     if progress is not None:
         progress(sum(deleted.values()), None)

@@ -1,4 +1,5 @@
 """PostgreSQL: one usage_events partition per tenant, created with the tenant, dropped by its purge."""
+import threading
 from datetime import date
 
 import pytest
@@ -110,6 +111,35 @@ def test_a_long_reader_delays_the_drop_and_the_purge_finishes_later(session, due
     assert run.rows_deleted == {t: n for t, n in before.items() if n}
 
 
+def test_the_drop_waits_its_turn_and_succeeds_once_the_reader_is_done(session, due, monkeypatch, caplog):
+    tenant, _ = due
+    before = rows_of(tenant.id)
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT_MS", 50)
+    reading, done = threading.Event(), threading.Event()
+    engine = session.get_bind().engine  # another connection than the test's
+
+    def reader():
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM usage_events")
+            reading.set()
+            done.wait(0.3)  # holds ACCESS SHARE for 0.3 s, then lets go
+            conn.rollback()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        assert reading.wait(10)
+        with caplog.at_level("INFO", logger="privacy_saas.lifecycle.purge"):
+            assert purge.purge_tenant(tenant.id) == "purged"
+    finally:
+        done.set()
+        thread.join(10)
+    assert "partition drop try 1 of" in caplog.text
+    assert not exists(tenant.id)
+    run = session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
+    assert run.rows_deleted == {t: n for t, n in before.items() if n}
+
+
 def test_the_application_role_reaches_other_tenants_partitions_neither_directly_nor_by_dropping(
         session, due, as_app_role):
     tenant, other = due
@@ -119,5 +149,10 @@ def test_the_application_role_reaches_other_tenants_partitions_neither_directly_
     # Even with rights on every table (as the RLS fixture grants), a partition applies the same policy.
     name = partitions.partition_name(tenant.id)
     assert as_app_role.exec_driver_sql(f'SELECT count(*) FROM "{name}"').scalar() == 0
-    with pytest.raises(sa.exc.DBAPIError, match="permission denied"), session.begin_nested():
+    with pytest.raises(sa.exc.DBAPIError, match="permission denied"), as_app_role.begin_nested():
         as_app_role.exec_driver_sql(f"SELECT usage_events_drop_partition('{tenant.id}')")
+    # Nor can it fire the partition-making trigger function from a trigger of its own.
+    as_app_role.exec_driver_sql("CREATE TEMP TABLE mine (id uuid)")
+    with pytest.raises(sa.exc.DBAPIError, match="permission denied"), as_app_role.begin_nested():
+        as_app_role.exec_driver_sql("CREATE TRIGGER mine AFTER INSERT ON mine FOR EACH ROW "
+                                    "EXECUTE FUNCTION tenants_add_usage_partition()")

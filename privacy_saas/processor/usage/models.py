@@ -29,7 +29,9 @@ class UsageEvent(EncryptedModel, db.Model):
         {"postgresql_partition_by": "LIST (tenant_id)"},
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
+    #: No foreign key of its own to tenants: the one to registered_users implies it, and on PostgreSQL
+    #: each would lock its table while a tenant's partition is attached (migration 0011).
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID]
     #: session, page_view, report_download, email_delivered, email_opened, email_clicked.

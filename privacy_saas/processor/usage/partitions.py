@@ -30,9 +30,12 @@ _NAME = re.compile(rf"^{PREFIX}[0-9a-f]{{32}}$")
 
 #: lock_timeout of the DROP: it needs ACCESS EXCLUSIVE on the parent table for a moment, and every
 #: usage query of every tenant queues behind a waiting DROP. Waiting briefly and trying again keeps
-#: that queue short when a long transaction holds the table.
-LOCK_TIMEOUT_MS = 1000
-LOCK_NOT_AVAILABLE = "55P03"
+#: that queue short when a long transaction holds the table. Below deadlock_timeout (1 s by
+#: default), so that in a lock cycle with another transaction the drop is the one that gives way.
+LOCK_TIMEOUT_MS = 200
+#: SQLSTATEs after which the drop is worth another try: lock_not_available, deadlock_detected.
+RETRYABLE = frozenset({"55P03", "40P01"})
+INSUFFICIENT_PRIVILEGE = "42501"
 
 
 def partition_name(tenant_id: uuid.UUID | str) -> str:
@@ -59,8 +62,9 @@ def drop_tenant_partition(session, tenant_id) -> int | None:
 
     Sets lock_timeout for the rest of the transaction, which the caller commits next.
 
-    Raises sqlalchemy.exc.OperationalError with sqlstate 55P03 when the parent table stays locked
-    for LOCK_TIMEOUT_MS; the transaction is then aborted and the caller rolls back and retries.
+    Raises a DBAPIError that `retryable` accepts when the parent table stays locked for
+    LOCK_TIMEOUT_MS or a deadlock is broken; the transaction is then aborted, and the caller rolls
+    back and tries again.
     """
     if not supported(session.connection()):
         return None
@@ -80,6 +84,10 @@ def plan_for_the_parameters(session) -> None:
         session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
-def lock_not_available(error: Exception) -> bool:
-    """Tell whether a database error is a lock_timeout (worth another try)."""
-    return getattr(getattr(error, "orig", None), "sqlstate", None) == LOCK_NOT_AVAILABLE
+def sqlstate(error: Exception) -> str | None:
+    return getattr(getattr(error, "orig", None), "sqlstate", None)
+
+
+def retryable(error: Exception) -> bool:
+    """Tell whether a failed drop is worth another try (it met a lock, not a refusal)."""
+    return sqlstate(error) in RETRYABLE
