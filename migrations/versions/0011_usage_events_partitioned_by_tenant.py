@@ -46,9 +46,12 @@ BEGIN
         RETURN;
     END IF;
     -- ATTACH locks the table the foreign key references, registered_users, in SHARE ROW EXCLUSIVE
-    -- mode: its writers wait until the tenant-creating transaction ends. (The table has no foreign
-    -- key to tenants, which the one to registered_users implies: that would lock tenants too, and
-    -- two transactions that each inserted a tenant would deadlock on it.)
+    -- mode: its writers wait until the tenant-creating transaction ends. Taken here first, before
+    -- ATTACH locks usage_events: a creation waiting for registered_users then holds nothing that
+    -- another creation (by a transaction that wrote registered_users) needs. (The table has no
+    -- foreign key to tenants, which the one to registered_users implies: that would lock tenants,
+    -- whose row each creating transaction has just inserted, and two of them would deadlock.)
+    LOCK TABLE registered_users IN SHARE ROW EXCLUSIVE MODE;
     EXECUTE format('CREATE TABLE %I (LIKE usage_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
     EXECUTE format('ALTER TABLE usage_events ATTACH PARTITION %I FOR VALUES IN (%L)', part, p_tenant);
     -- The application reads through the parent, where the policy applies; a role granted rights on

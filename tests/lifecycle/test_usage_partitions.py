@@ -1,5 +1,6 @@
 """PostgreSQL: one usage_events partition per tenant, created with the tenant, dropped by its purge."""
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -156,3 +157,47 @@ def test_the_application_role_reaches_other_tenants_partitions_neither_directly_
     with pytest.raises(sa.exc.DBAPIError, match="permission denied"), as_app_role.begin_nested():
         as_app_role.exec_driver_sql("CREATE TRIGGER mine AFTER INSERT ON mine FOR EACH ROW "
                                     "EXECUTE FUNCTION tenants_add_usage_partition()")
+
+
+def test_two_tenants_created_at_once_both_get_their_partition(app, committed):
+    """A transaction that wrote registered_users creates a tenant while another tenant's creation waits.
+
+    Attaching a partition locks registered_users (SHARE ROW EXCLUSIVE) until commit, so the second
+    creation waits for the first. With a foreign key to tenants too, it would also lock tenants, and
+    the two would deadlock.
+    """
+    from privacy_saas.processor.tenants.models import Tenant
+
+    def tenant(slug):
+        return Tenant(slug=slug, name=slug, region="eu", contract_start=date(2025, 1, 1), end_action="delete",
+                      status="active")
+
+    errors, ids = [], {}
+
+    def create_waiting():
+        try:
+            with app.app_context():
+                db.session.add(waiting := tenant("waiting"))
+                db.session.commit()
+                ids["waiting"] = waiting.id
+                db.session.remove()
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    # As a tenant-file apply does: this transaction writes registered_users (here: holds the same lock)...
+    db.session.execute(sa.text("LOCK TABLE registered_users IN ROW EXCLUSIVE MODE"))
+    thread = threading.Thread(target=create_waiting)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not db.session.scalar(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'registered_users'::regclass")):
+            time.sleep(0.02)
+        # ...then creates a tenant while the other creation waits for registered_users.
+        db.session.add(first := tenant("first"))
+        db.session.commit()
+        ids["first"] = first.id
+    finally:
+        thread.join(30)
+    assert errors == []
+    assert set(ids) == {"first", "waiting"} and all(exists(tenant_id) for tenant_id in ids.values())
