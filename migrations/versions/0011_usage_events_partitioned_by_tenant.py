@@ -114,14 +114,15 @@ DECLARE
     g record;
     who text;
 BEGIN
-    FOR g IN SELECT grantee, privilege_type, is_grantable FROM information_schema.role_table_grants
-             WHERE table_schema = current_schema() AND table_name = '{source}'
-               AND grantee <> (SELECT tableowner FROM pg_tables
-                               WHERE schemaname = current_schema() AND tablename = '{source}')
+    -- Every grant on the table, whoever made it (information_schema shows only the current role's).
+    FOR g IN SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee,
+                    a.privilege_type, a.is_grantable
+             FROM pg_class c, aclexplode(c.relacl) a
+             WHERE c.oid = '{source}'::regclass AND a.grantee <> c.relowner
     LOOP
         who := CASE WHEN g.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(g.grantee) END;
         EXECUTE format('GRANT %s ON usage_events TO %s%s', g.privilege_type, who,
-                       CASE WHEN g.is_grantable = 'YES' THEN ' WITH GRANT OPTION' ELSE '' END);
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
         IF g.privilege_type = 'DELETE' AND g.grantee <> 'PUBLIC' AND {may_drop} THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION usage_events_drop_partition(uuid) TO %s', who);
         END IF;
