@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.support import backend, make_app, seed_tenant  # noqa: E402
+from bench.support import admin_connection, backend, make_app, seed_tenant  # noqa: E402
 
 SKIP = 77
 OTHERS = int(os.environ.get("BENCH_PARTITIONS_TENANTS", 1_000))
@@ -39,10 +39,6 @@ CASES = [  # (partitioned, other tenants, plan_cache_mode)
     (False, OTHERS, "auto"), (True, OTHERS, "auto"),
     (False, OTHERS, "force_custom_plan"), (True, OTHERS, "force_custom_plan"),
 ]
-
-
-def admin(url):
-    return sa.create_engine(sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
 def add_tenants(db, count: int) -> float:
@@ -75,8 +71,7 @@ def run_case(base_url: str, partitioned: bool, others: int, mode: str) -> dict:
     from privacy_saas.extensions import db
 
     name = f"bench_partitions_{uuid.uuid4().hex[:8]}"
-    server = admin(base_url)
-    with server.connect() as conn:
+    with admin_connection(base_url) as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     workdir = tempfile.mkdtemp(prefix="privacy-saas-bench-partitions-")
     try:
@@ -115,9 +110,8 @@ def run_case(base_url: str, partitioned: bool, others: int, mode: str) -> dict:
             db.engine.dispose()
         return result
     finally:
-        with server.connect() as conn:
+        with admin_connection(base_url) as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -12,14 +12,13 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-from contextlib import contextmanager
 from datetime import date
 
 import sqlalchemy as sa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.support import backend, make_app, open_app, seed_tenant, timer  # noqa: E402
+from bench.support import admin_connection, backend, make_app, open_app, seed_tenant, timer  # noqa: E402
 from privacy_saas.lifecycle.purge import DEFAULT_BATCH  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_PURGE_USERS", 10_000))
@@ -53,17 +52,6 @@ def copy_database(app, workdir, name: str) -> str:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{source}_{name}"')
             conn.exec_driver_sql(f'CREATE DATABASE "{source}_{name}" TEMPLATE "{source}"')
         return db.engine.url.set(database=f"{source}_{name}").render_as_string(hide_password=False)
-
-
-@contextmanager
-def admin_connection(url):
-    """Yield an autocommit connection to the cluster's `postgres` database."""
-    admin = sa.create_engine(sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            yield conn
-    finally:
-        admin.dispose()
 
 
 def drop_copy(url: str) -> None:

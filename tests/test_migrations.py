@@ -1,6 +1,7 @@
 """Alembic migrations match the models, and go down and up again."""
 import pprint
 import uuid
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -52,27 +53,37 @@ def scratch_app(app, tmp_path_factory):
         yield create_app(config)
         return
 
-    name = f"scratch_{uuid.uuid4().hex[:12]}"
     base_app = create_app(conftest.test_config(tmp_path_factory))
     with base_app.app_context():
-        admin_url = db.engine.url
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        config["SQLALCHEMY_DATABASE_URI"] = admin_url.set(database=name).render_as_string(hide_password=False)
+        server_url = db.engine.url
+        db.engine.dispose()
+    with scratch_database(server_url) as url:
+        config["SQLALCHEMY_DATABASE_URI"] = url
         scratch = create_app(config)
         try:
             yield scratch
         finally:
             with scratch.app_context():
                 db.engine.dispose()
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(server_url, *, owner: str | None = None):
+    """Yield the URL of a new PostgreSQL database (owned by, and used as, `owner`: an ordinary role); drop it after."""
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            if owner:
+                conn.exec_driver_sql(f"""DO $$ BEGIN CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS;
+                                         EXCEPTION WHEN duplicate_object THEN NULL; END $$""")
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f" OWNER {owner}" if owner else ""))
+        url = server_url.set(database=name)
+        yield (url.set(username=owner) if owner else url).render_as_string(hide_password=False)
     finally:
-        admin.dispose()
-        with base_app.app_context():
-            db.engine.dispose()
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()
 
 
 def test_downgrade_to_base_and_upgrade_again(scratch_app):
@@ -139,19 +150,12 @@ def test_an_owner_that_is_not_a_superuser_moves_every_tenants_usage_into_partiti
     from privacy_saas.crypto.service import destroy_tenant_keys
     from tests.lifecycle.conftest import seed
 
-    owner, name = "privacy_owner", f"scratch_{uuid.uuid4().hex[:12]}"
     with app.app_context():
         server_url = db.engine.url
-    server = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.exec_driver_sql(f"""DO $$ BEGIN CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS;
-                                 EXCEPTION WHEN duplicate_object THEN NULL; END $$""")
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" OWNER {owner}')
-    config = conftest.test_config(tmp_path_factory)
-    config["SQLALCHEMY_DATABASE_URI"] = server_url.set(username=owner, database=name).render_as_string(
-        hide_password=False)
-    owned = create_app(config)
-    try:
+    with scratch_database(server_url, owner="privacy_owner") as url:
+        config = conftest.test_config(tmp_path_factory)
+        config["SQLALCHEMY_DATABASE_URI"] = url
+        owned = create_app(config)
         with owned.app_context():
             upgrade(revision="0010")
             rls.lift_for_staff()  # seeding as the owner crosses tenants, as staff do
@@ -168,7 +172,8 @@ def test_an_owner_that_is_not_a_superuser_moves_every_tenants_usage_into_partiti
             db.session.remove()
 
             # A superuser counts what arrived (autocommit: no lock outlives a query).
-            inspector = sa.create_engine(server_url.set(database=name), isolation_level="AUTOCOMMIT")
+            inspector = sa.create_engine(sa.engine.make_url(url).set(username=server_url.username),
+                                         isolation_level="AUTOCOMMIT")
 
             def query(sql, **params):
                 with inspector.connect() as conn:
@@ -191,7 +196,3 @@ def test_an_owner_that_is_not_a_superuser_moves_every_tenants_usage_into_partiti
             upgrade()
             inspector.dispose()
             db.engine.dispose()
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.dispose()

@@ -42,6 +42,17 @@ def make_app(database_url: str | None = None, workdir: str | None = None):
     return app
 
 
+@contextmanager
+def admin_connection(url):
+    """Yield an autocommit connection to the cluster's `postgres` database."""
+    admin = sa.create_engine(sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            yield conn
+    finally:
+        admin.dispose()
+
+
 def open_app(url: str, workdir: str):
     """Create the benchmark app on an existing database at `url` (no migration)."""
     from privacy_saas import create_app

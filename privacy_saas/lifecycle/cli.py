@@ -62,8 +62,7 @@ def purge_run(slug, batch_size):
     tenant_id = tenant.id
     db.session.rollback()
     with tqdm(unit="row", desc=f"purging {slug}") as bar:
-        def progress(done, total):
-            bar.total = total
+        def progress(done):
             bar.n = done
             bar.refresh()
 

@@ -9,6 +9,7 @@ runs never delete or certify twice.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -155,33 +156,25 @@ def _checkpoint(run_id, deleted: dict) -> None:
                        .execution_options(synchronize_session=False))
 
 
-def _drop_partition(run_id, tenant_id, deleted: dict, progress: Callable | None) -> bool:
-    """Drop the tenant's usage partition and checkpoint its count, in one transaction; False if it has none."""
-    count = None
-    for attempt in range(1, DROP_ATTEMPTS + 1):
+def _drop_partition(run_id, tenant_id, deleted: dict) -> int | None:
+    """Drop the tenant's usage partition and checkpoint its count, in one transaction; None if it has none."""
+    for attempt in itertools.count(1):
         try:
             count = partitions.drop_tenant_partition(db.session, tenant_id)
             if count is not None:
                 _checkpoint(run_id, {**deleted, partitions.TABLE: deleted.get(partitions.TABLE, 0) + count})
                 _fault("mid_batch_before_commit")
             db.session.commit()
-            break
+            return count
         except sa.exc.DBAPIError as error:
             db.session.rollback()
             if partitions.sqlstate(error) == partitions.INSUFFICIENT_PRIVILEGE:
                 raise RuntimeError("the database role may not drop usage partitions: GRANT EXECUTE ON FUNCTION "
                                    "usage_events_drop_partition(uuid) TO it (see README)") from error
-            if not partitions.retryable(error) or attempt == DROP_ATTEMPTS:
+            if not partitions.retryable(error) or attempt >= DROP_ATTEMPTS:
                 raise
             log.info("purge %s: usage_events busy, partition drop try %d of %d", run_id, attempt, DROP_ATTEMPTS)
             time.sleep(random.uniform(0.05, 0.1) * attempt)
-    if count is None:
-        return False
-    _fault("after_partition_drop")
-    deleted[partitions.TABLE] = deleted.get(partitions.TABLE, 0) + count
-    if progress is not None:
-        progress(sum(deleted.values()), None)
-    return True
 
 
 def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable | None) -> None:
@@ -189,9 +182,19 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
     run_id, tenant_id = run.id, tenant.id
     deleted = dict(run.rows_deleted)
     batches = 0
+
+    def report():
+        if progress is not None:
+            progress(sum(deleted.values()))
+
     for table in purge_tables():
-        if table.name == partitions.TABLE and _drop_partition(run_id, tenant_id, deleted, progress):
-            continue
+        if table.name == partitions.TABLE:
+            dropped = _drop_partition(run_id, tenant_id, deleted)
+            if dropped is not None:
+                _fault("after_partition_drop")
+                deleted[table.name] = deleted.get(table.name, 0) + dropped
+                report()
+                continue
         scoped = table.c.tenant_id == tenant_id
         # Keyset: each batch starts after the previous cut, so no batch re-walks the index entries of the
         # rows earlier batches deleted, and is bounded on both sides, so that a generic plan scans only
@@ -214,8 +217,7 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
             _fault("mid_batch_before_commit")
             db.session.commit()
             batches += 1
-            if progress is not None:
-                progress(sum(deleted.values()), None)
+            report()
             if batches == 1:
                 _fault("after_first_batch")
             if cut is None:
@@ -269,7 +271,10 @@ def _certify(run: PurgeRun, tenant: Tenant) -> DeletionCertificate:
 
 
 def purge_tenant(tenant_id, batch: int = DEFAULT_BATCH, progress: Callable | None = None) -> str:
-    """Purge one tenant to the end, resuming a previous run; return what happened."""
+    """Purge one tenant to the end, resuming a previous run; return what happened.
+
+    `progress`, if given, is called with the rows deleted so far after each committed step.
+    """
     tenant_id = uuid.UUID(str(tenant_id))
     worker = _worker_id()
     run, outcome = _start(tenant_id, worker)

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def purge_tenant(tenant_id: str) -> str:
     """Job: purge one tenant (resuming if a previous run died)."""
     try:
-        return purge.purge_tenant(tenant_id, progress=lambda done, total: report_progress(done, total))
+        return purge.purge_tenant(tenant_id, progress=report_progress)
     except purge.PurgeBusy as exc:
         log.info("%s", exc)
         return "busy"

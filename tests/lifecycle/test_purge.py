@@ -230,7 +230,7 @@ def test_progress_counts_the_rows_deleted_so_far(session, due):
     tenant, _ = due
     before = rows_of(tenant.id)
     reports = []
-    purge.purge_tenant(tenant.id, batch=6, progress=lambda done, total: reports.append(done))
+    purge.purge_tenant(tenant.id, batch=6, progress=reports.append)
     # usage_events in batches of 6, 6, 6, 2 (on PostgreSQL their partition at once); then
     # support_requests, then registered_users
     usage = [20] if partitions.supported(session.connection()) else [6, 12, 18, 20]

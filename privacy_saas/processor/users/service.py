@@ -231,6 +231,8 @@ def update(tenant: Tenant, user: RegisteredUser, *, actor=None, strict_email: bo
         email = check_email(changes.pop("email"), strict=strict_email)
         bidx = email_index(tenant, email)
         if bidx != user.email_bidx:
+            # Looked up first, unlike create: begin_nested() in _flush_unique flushes this already
+            # modified row outside its SAVEPOINT, so a violation there would fail the whole transaction.
             _check_unique(tenant, email, None, exclude=user.id)
             user.email, user.email_bidx, new_email = email, bidx, email
             changed.append("email")
