@@ -54,9 +54,9 @@ class Base(DeclarativeBase):
     )
 
 
-def uuid_pk() -> Mapped[uuid.UUID]:
-    """Return a primary-key column holding a Python-generated UUIDv7."""
-    return mapped_column(sa.Uuid(), primary_key=True, default=new_id)
+def uuid_pk(info: dict) -> Mapped[uuid.UUID]:
+    """Return a primary-key column holding a Python-generated UUIDv7, declared in the data map by `info`."""
+    return mapped_column(sa.Uuid(), primary_key=True, default=new_id, info=info)
 
 
 def choice(name: str, column: str, values) -> sa.CheckConstraint:

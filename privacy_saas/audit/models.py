@@ -7,8 +7,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from privacy_saas.datamap import not_personal, person_id, personal, table
 from privacy_saas.db import uuid_pk
 from privacy_saas.extensions import db
+
+
+#: Why what an actor did, and when, is plaintext.
+AUDIT_FACT = ("what an actor did and when, next to opaque ids: accountability needs it readable, and after a purge "
+              "or erasure nothing maps the ids back to a person")
 
 
 class AuditEntry(db.Model):
@@ -16,36 +22,43 @@ class AuditEntry(db.Model):
 
     __tablename__ = "audit_entries"
     __table_args__ = (sa.UniqueConstraint("scope", "seq"),)
+    #: An entry is about its actor and targets, named by opaque id only.
+    __datamap__ = table(scope="operational", purpose="accountability", retention="audit_trail",
+                        lawful_basis="legal_obligation")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
     #: Chain: `tenant:<uuid>`, `controller` or `platform`.
-    scope: Mapped[str] = mapped_column(sa.String(64))
+    scope: Mapped[str] = mapped_column(sa.String(64), info=not_personal())
     #: Position in the scope's chain, from 1, in the order the recording transactions committed.
-    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, info=not_personal())
     #: When the action was recorded (so two concurrent transactions may chain in the other order).
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(info=personal(
+        "usage", subject=("staff", "registered_user"), plaintext_because=AUDIT_FACT))
     #: staff, tenant_admin, tenant_token, scim, registered_user, system, cli.
-    actor_kind: Mapped[str] = mapped_column(sa.String(32))
-    actor_id: Mapped[str | None] = mapped_column(sa.String(64))
+    actor_kind: Mapped[str] = mapped_column(sa.String(32), info=not_personal())
+    actor_id: Mapped[str | None] = mapped_column(sa.String(64), info=person_id(("staff", "registered_user")))
     #: Dotted verb, e.g. `user.create`, `tenant.end_contract`, `purge.keys_destroyed`.
-    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    action: Mapped[str] = mapped_column(sa.String(64), index=True, info=personal(
+        "usage", subject=("staff", "registered_user"), plaintext_because=AUDIT_FACT))
     #: Tenant concerned, kept after its purge (an id is not personal data).
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True, info=not_personal())
     #: Ids of the objects acted on.
-    targets: Mapped[list] = mapped_column(sa.JSON, default=list)
+    targets: Mapped[list] = mapped_column(sa.JSON, default=list, info=person_id(
+        ("registered_user", "contact", "staff", "requester")))
     #: ok, denied, failed.
-    outcome: Mapped[str] = mapped_column(sa.String(16), default="ok")
+    outcome: Mapped[str] = mapped_column(sa.String(16), default="ok", info=not_personal())
     #: Counts and codes only.
-    detail: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-    prev_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
-    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    detail: Mapped[dict] = mapped_column(sa.JSON, default=dict, info=not_personal())
+    prev_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), info=not_personal())
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), info=not_personal())
 
 
 class AuditHead(db.Model):
     """The last link of a scope's chain; locked by each writer so chains never fork."""
 
     __tablename__ = "audit_heads"
+    __datamap__ = table(scope="operational", purpose="accountability", retention="audit_trail")
 
-    scope: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    scope: Mapped[str] = mapped_column(sa.String(64), primary_key=True, info=not_personal())
+    seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, info=not_personal())
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), info=not_personal())

@@ -36,9 +36,9 @@ class Ciphertext(sa.types.TypeDecorator):
         return bytes(value) if value is not None else None
 
 
-def ciphertext_column(name: str):
-    """Return the mapped column that stores the envelope of an encrypted attribute."""
-    return mapped_column(name, Ciphertext(), nullable=True)
+def ciphertext_column(name: str, info: dict):
+    """Return the mapped column that stores the envelope of an encrypted attribute (`info`: its data map entry)."""
+    return mapped_column(name, Ciphertext(), nullable=True, info=info)
 
 
 class Encrypted:

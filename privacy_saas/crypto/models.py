@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas import clock
+from privacy_saas.datamap import not_personal, table
 from privacy_saas.db import choice, uuid_pk
 from privacy_saas.extensions import db
 
@@ -23,20 +24,21 @@ class DataKey(db.Model):
         choice("purpose", "purpose", PURPOSES),
         sa.CheckConstraint("(wrapped IS NULL) = (destroyed_at IS NOT NULL)", name="destroyed_has_no_key"),
     )
+    __datamap__ = table(scope="operational", purpose="key_management", retention="key_material")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
     #: `tenant:<uuid>` or `controller`.
-    scope: Mapped[str] = mapped_column(sa.String(64), index=True)
+    scope: Mapped[str] = mapped_column(sa.String(64), index=True, info=not_personal())
     #: `data` encrypts fields; `index` keys the blind indexes (not rotated with the data key).
-    purpose: Mapped[str] = mapped_column(sa.String(8))
+    purpose: Mapped[str] = mapped_column(sa.String(8), info=not_personal())
     #: Data key version, written into every envelope it seals.
-    version: Mapped[int] = mapped_column(sa.Integer)
+    version: Mapped[int] = mapped_column(sa.Integer, info=not_personal())
     #: Master key version that wraps it.
-    master_version: Mapped[int] = mapped_column(sa.Integer)
+    master_version: Mapped[int] = mapped_column(sa.Integer, info=not_personal())
     #: The wrapped key; NULL once destroyed (crypto-shredded).
-    wrapped: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    destroyed_at: Mapped[datetime | None]
+    wrapped: Mapped[bytes | None] = mapped_column(sa.LargeBinary, info=not_personal())
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
+    destroyed_at: Mapped[datetime | None] = mapped_column(info=not_personal())
 
     def __repr__(self) -> str:
         return f"<DataKey {self.scope} {self.purpose} v{self.version}>"
@@ -51,13 +53,15 @@ class KeyRotation(db.Model):
     """Progress of re-encrypting a scope's rows from older data key versions to `to_version`."""
 
     __tablename__ = "key_rotations"
+    __datamap__ = table(scope="operational", purpose="key_management", retention="platform_record")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    scope: Mapped[str] = mapped_column(sa.String(64), index=True)
-    to_version: Mapped[int] = mapped_column(sa.Integer)
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
+    scope: Mapped[str] = mapped_column(sa.String(64), index=True, info=not_personal())
+    to_version: Mapped[int] = mapped_column(sa.Integer, info=not_personal())
     #: `table` of the last batch committed, and the last row id it reached (checkpoint).
-    table_name: Mapped[str | None] = mapped_column(sa.String(64))
-    last_id: Mapped[uuid.UUID | None]
-    rows_done: Mapped[int] = mapped_column(sa.Integer, default=0)
-    started_at: Mapped[datetime] = mapped_column(default=clock.now)
-    finished_at: Mapped[datetime | None]
+    table_name: Mapped[str | None] = mapped_column(sa.String(64), info=not_personal())
+    #: A cursor over row ids, not a reference: nothing resolves it to a person.
+    last_id: Mapped[uuid.UUID | None] = mapped_column(info=not_personal())
+    rows_done: Mapped[int] = mapped_column(sa.Integer, default=0, info=not_personal())
+    started_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
+    finished_at: Mapped[datetime | None] = mapped_column(info=not_personal())

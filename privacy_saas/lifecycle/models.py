@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas import clock
+from privacy_saas.datamap import not_personal, person_id, table
 from privacy_saas.db import choice, new_id, uuid_pk
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
@@ -22,18 +23,20 @@ class LegalHold(db.Model):
     """A reason (litigation, tax audit) that blocks a tenant's purge until released."""
 
     __tablename__ = "legal_holds"
+    __datamap__ = table(scope="operational", purpose="offboarding", retention="tenant_record",
+                        lawful_basis="legitimate_interest")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), index=True)
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), index=True, info=not_personal())
     #: Why: a case or audit reference, not personal data.
-    reason: Mapped[str] = mapped_column(sa.String(500))
+    reason: Mapped[str] = mapped_column(sa.String(500), info=not_personal())
     #: Staff member who placed it.
-    set_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id"))
-    set_at: Mapped[datetime] = mapped_column(default=clock.now)
+    set_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id"), info=person_id("staff"))
+    set_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
     #: Review date: the hold stays until released, but is shown as due for review after this day.
-    until: Mapped[date | None] = mapped_column(sa.Date)
-    released_at: Mapped[datetime | None]
-    released_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id"))
+    until: Mapped[date | None] = mapped_column(sa.Date, info=not_personal())
+    released_at: Mapped[datetime | None] = mapped_column(info=not_personal())
+    released_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id"), info=person_id("staff"))
 
     @property
     def active(self) -> bool:
@@ -52,24 +55,25 @@ class PurgeRun(db.Model):
 
     __tablename__ = "purge_runs"
     __table_args__ = (choice("step", "step", PURGE_STEPS),)
+    __datamap__ = table(scope="operational", purpose="offboarding", retention="tenant_record")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), unique=True)
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), unique=True, info=not_personal())
     #: The last step completed.
-    step: Mapped[str] = mapped_column(sa.String(32), default="started")
+    step: Mapped[str] = mapped_column(sa.String(32), default="started", info=not_personal())
     #: Worker holding the lease, and until when; a dead worker's lease simply runs out.
-    locked_by: Mapped[str | None] = mapped_column(sa.String(64))
-    lease_until: Mapped[datetime | None]
-    started_at: Mapped[datetime] = mapped_column(default=clock.now)
-    keys_destroyed_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(sa.String(64), info=not_personal())
+    lease_until: Mapped[datetime | None] = mapped_column(info=not_personal())
+    started_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
+    keys_destroyed_at: Mapped[datetime | None] = mapped_column(info=not_personal())
+    finished_at: Mapped[datetime | None] = mapped_column(info=not_personal())
     #: Rows deleted so far per table (committed with each batch).
-    rows_deleted: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    rows_deleted: Mapped[dict] = mapped_column(sa.JSON, default=dict, info=not_personal())
     #: Key ids destroyed by the crypto-shred.
-    keys_destroyed: Mapped[list] = mapped_column(sa.JSON, default=list)
+    keys_destroyed: Mapped[list] = mapped_column(sa.JSON, default=list, info=not_personal())
     #: Files removed (export ids).
-    files_deleted: Mapped[int] = mapped_column(sa.Integer, default=0)
-    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    files_deleted: Mapped[int] = mapped_column(sa.Integer, default=0, info=not_personal())
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0, info=not_personal())
 
     def advance(self, step: str) -> None:
         """Record that `step` is complete; steps only move forward."""
@@ -85,12 +89,13 @@ class DeletionCertificate(db.Model):
     """Signed proof of what a purge erased; holds no personal data."""
 
     __tablename__ = "deletion_certificates"
+    __datamap__ = table(scope="operational", purpose="offboarding", retention="tenant_record")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), unique=True)
-    issued_at: Mapped[datetime] = mapped_column(default=clock.now)
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), unique=True, info=not_personal())
+    issued_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
     #: The signed document: {"certificate": {...}, "signature", "algorithm", "key_id"}.
-    document: Mapped[dict] = mapped_column(sa.JSON)
+    document: Mapped[dict] = mapped_column(sa.JSON, info=not_personal())
 
 
 class TenantExport(db.Model):
@@ -98,15 +103,17 @@ class TenantExport(db.Model):
 
     __tablename__ = "tenant_exports"
     __table_args__ = (choice("status", "status", ("pending", "ready", "failed", "deleted")),)
+    __datamap__ = table(scope="processor", purpose="return_export", retention="tenant_contract")
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
-    requested_by: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    ready_at: Mapped[datetime | None]
-    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
-    downloads: Mapped[int] = mapped_column(sa.Integer, default=0)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True, info=not_personal())
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", info=not_personal())
+    #: The tenant admin (user id) or tenant token that asked for it.
+    requested_by: Mapped[str | None] = mapped_column(sa.String(64), info=person_id("registered_user"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
+    ready_at: Mapped[datetime | None] = mapped_column(info=not_personal())
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger, info=not_personal())
+    downloads: Mapped[int] = mapped_column(sa.Integer, default=0, info=not_personal())
 
 
 class MonthlyAggregate(db.Model):
@@ -114,11 +121,12 @@ class MonthlyAggregate(db.Model):
 
     __tablename__ = "monthly_aggregates"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "month", "metric"),)
+    __datamap__ = table(scope="processor", purpose="usage_records", retention="tenant_record")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), index=True)
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), index=True, info=not_personal())
     #: First day of the month.
-    month: Mapped[date] = mapped_column(sa.Date)
+    month: Mapped[date] = mapped_column(sa.Date, info=not_personal())
     #: `active_users` or `events:<kind>`.
-    metric: Mapped[str] = mapped_column(sa.String(64))
-    value: Mapped[int] = mapped_column(sa.BigInteger)
+    metric: Mapped[str] = mapped_column(sa.String(64), info=not_personal())
+    value: Mapped[int] = mapped_column(sa.BigInteger, info=not_personal())

@@ -27,6 +27,7 @@ from flask import current_app
 
 from privacy_saas import __version__, audit, clock, rls
 from privacy_saas.crypto.service import destroy_tenant_keys
+from privacy_saas.datamap import catalogue
 from privacy_saas.extensions import db
 from privacy_saas.lifecycle import certificates
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
@@ -37,9 +38,6 @@ from privacy_saas.processor.usage.models import UsageEvent
 
 log = logging.getLogger(__name__)
 
-#: Tables with a tenant_id that the purge keeps: they hold no personal data and prove what happened.
-KEEP_TABLES = frozenset({"tenants", "audit_entries", "legal_holds", "purge_runs", "deletion_certificates",
-                         "monthly_aggregates"})
 #: Rows per batch transaction: about 0.1 s of deleting on PostgreSQL; per-batch costs (a commit, so an
 #: fsync, the checkpoint, the cut query) made 50,000-row batches 10% slower on a 1,000,000-row tenant.
 DEFAULT_BATCH = 200_000
@@ -53,8 +51,14 @@ class PurgeBusy(Exception):
 
 
 def purge_tables() -> list[sa.Table]:
-    """Return the tenant tables to empty, children before parents."""
-    return [t for t in reversed(db.metadata.sorted_tables) if "tenant_id" in t.c and t.name not in KEEP_TABLES]
+    """Return the tenant tables to empty, children before parents.
+
+    Which ones is read from the data map: the tables whose declared retention rules the purge enforces
+    (`erased_by_purge`); the others (tenants, audit, legal holds, purge runs, certificates, aggregates)
+    hold no personal data of the tenant's users and prove what happened.
+    """
+    erased = catalogue.tables_erased_by_purge()
+    return [t for t in reversed(db.metadata.sorted_tables) if t.name in erased]
 
 
 def _fault(point: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
+from privacy_saas.datamap import not_personal, person_id, person_state, personal, table
 from privacy_saas.db import choice, new_id
 from privacy_saas.errors import Conflict, InvalidTransition
 from privacy_saas.extensions import db
@@ -33,31 +34,36 @@ class DataSubjectRequest(EncryptedModel, db.Model):
         choice("status", "status", REQUEST_STATUSES),
         sa.Index("ix_dsr_requests_status_due", "status", "due_at"),
     )
+    #: Answering requests within their deadlines is the vendor's legal obligation (Art. 12).
+    __datamap__ = table(scope="controller", purpose="data_subject_rights", retention="dsr_record",
+                        lawful_basis="legal_obligation")
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
     #: access, portability, rectify, erase, restrict, object.
-    kind: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(16), info=person_state("requester"))
     #: How the request reached the vendor.
-    channel: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str] = mapped_column(sa.String(16), info=person_state("requester"))
     #: open until every task and instruction is decided and carried out.
-    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    status: Mapped[str] = mapped_column(sa.String(16), default="open", info=person_state("requester"))
     #: When the request was received: the one-month clock starts here.
-    received_at: Mapped[datetime] = mapped_column(default=clock.now)
+    received_at: Mapped[datetime] = mapped_column(default=clock.now, info=person_state("requester"))
     #: received_at + 1 month (+ the extension, if any).
-    due_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(info=person_state("requester"))
     #: Months added by the one allowed extension (Art. 12(3)), 1 or 2.
-    extended_months: Mapped[int | None]
-    extended_at: Mapped[datetime | None]
+    extended_months: Mapped[int | None] = mapped_column(info=person_state("requester"))
+    extended_at: Mapped[datetime | None] = mapped_column(info=person_state("requester"))
     #: Who recorded it: staff:<id>, user:<tenant>:<id>, tenant:<id>.
-    recorded_by: Mapped[str] = mapped_column(sa.String(120))
+    recorded_by: Mapped[str] = mapped_column(sa.String(120), info=person_id(("staff", "registered_user")))
     #: Matches found at intake (controller contacts + tenant users); counts, no data.
-    match_count: Mapped[int] = mapped_column(default=0)
-    closed_at: Mapped[datetime | None]
-    email_ct: Mapped[bytes | None] = ciphertext_column("email_ct")
-    notes_ct: Mapped[bytes | None] = ciphertext_column("notes_ct")
-    extension_reason_ct: Mapped[bytes | None] = ciphertext_column("extension_reason_ct")
+    match_count: Mapped[int] = mapped_column(default=0, info=person_state("requester"))
+    closed_at: Mapped[datetime | None] = mapped_column(info=person_state("requester"))
+    email_ct: Mapped[bytes | None] = ciphertext_column("email_ct", personal("contact_details", subject="requester"))
+    notes_ct: Mapped[bytes | None] = ciphertext_column("notes_ct", personal("support", subject="requester"))
+    extension_reason_ct: Mapped[bytes | None] = ciphertext_column("extension_reason_ct",
+                                                                  personal("support", subject="requester"))
     #: Rectification: {field: new value}; personal, so sealed.
-    changes_ct: Mapped[bytes | None] = ciphertext_column("changes_ct")
+    changes_ct: Mapped[bytes | None] = ciphertext_column(
+        "changes_ct", personal(("identity", "contact_details"), subject="requester"))
 
     tasks: Mapped[list[DsrTask]] = relationship(back_populates="request", order_by="DsrTask.id")
 
@@ -76,6 +82,10 @@ class DataSubjectRequest(EncryptedModel, db.Model):
             self.status, self.closed_at = "closed", clock.now()
 
 
+#: Whom a task is about: a contact (controller task) or a registered user (processor instruction).
+SUBJECTS = ("contact", "registered_user")
+
+
 class DsrTask(db.Model):
     """One match of a request in one scope: a staff task (controller) or a tenant instruction (processor)."""
 
@@ -88,29 +98,35 @@ class DsrTask(db.Model):
         sa.Index("ix_dsr_tasks_tenant_status", "tenant_id", "status"),
         sa.Index("ix_dsr_tasks_request", "request_id"),
     )
+    __datamap__ = table(scope="controller", purpose="data_subject_rights", retention="dsr_task",
+                        lawful_basis="legal_obligation")
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    request_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("dsr_requests.id", ondelete="CASCADE"))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
+    request_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("dsr_requests.id", ondelete="CASCADE"),
+                                                  info=not_personal())
     #: controller (vendor staff decide) or processor (the tenant decides).
-    scope: Mapped[str] = mapped_column(sa.String(16))
+    scope: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
     #: The tenant whose admin decides; NULL for controller tasks.
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("tenants.id"))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("tenants.id"), info=not_personal())
     #: The matched contact id (controller) or registered user id (processor).
-    subject_id: Mapped[uuid.UUID]
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    decided_at: Mapped[datetime | None]
+    subject_id: Mapped[uuid.UUID] = mapped_column(info=person_id(SUBJECTS))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", info=person_state(SUBJECTS))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=person_state(SUBJECTS))
+    decided_at: Mapped[datetime | None] = mapped_column(info=person_state(SUBJECTS))
     #: staff:<id>, tenant_admin:<id> or tenant_token:<id>.
-    decided_by: Mapped[str | None] = mapped_column(sa.String(120))
+    decided_by: Mapped[str | None] = mapped_column(sa.String(120), info=person_id(("staff", "registered_user")))
     #: Why it was rejected (required for a rejection); written by the decider.
-    reject_reason: Mapped[str | None] = mapped_column(sa.String(1000))
-    executed_at: Mapped[datetime | None]
+    reject_reason: Mapped[str | None] = mapped_column(sa.String(1000), info=personal(
+        "support", subject=SUBJECTS, plaintext_because=(
+            "the decider's reason for refusing a request, shown to staff and the tenant admin who answer the "
+            "requester; free text that may mention the person")))
+    executed_at: Mapped[datetime | None] = mapped_column(info=person_state(SUBJECTS))
     #: What execution did, as counts and codes (never personal data).
-    outcome: Mapped[dict | None] = mapped_column(sa.JSON)
+    outcome: Mapped[dict | None] = mapped_column(sa.JSON, info=not_personal())
     #: Access/portability: the sealed export's state, expiry and single download.
-    export_status: Mapped[str | None] = mapped_column(sa.String(16))
-    export_expires_at: Mapped[datetime | None]
-    export_downloaded_at: Mapped[datetime | None]
+    export_status: Mapped[str | None] = mapped_column(sa.String(16), info=person_state(SUBJECTS))
+    export_expires_at: Mapped[datetime | None] = mapped_column(info=person_state(SUBJECTS))
+    export_downloaded_at: Mapped[datetime | None] = mapped_column(info=person_state(SUBJECTS))
 
     request: Mapped[DataSubjectRequest] = relationship(back_populates="tasks")
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas import clock
+from privacy_saas.datamap import not_personal, table
 from privacy_saas.db import uuid_pk
 from privacy_saas.extensions import db
 
@@ -16,25 +17,26 @@ class Subprocessor(db.Model):
     """A company that processes personal data on the vendor's behalf."""
 
     __tablename__ = "subprocessors"
+    __datamap__ = table(scope="operational", purpose="vendor_register", retention="platform_record")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
     #: Company name (e.g. the e-mail delivery provider).
-    name: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(200), info=not_personal())
     #: What it does for the vendor and which data it sees.
-    purpose: Mapped[str] = mapped_column(sa.String(500))
+    purpose: Mapped[str] = mapped_column(sa.String(500), info=not_personal())
     #: Where the data is processed (country or region).
-    location: Mapped[str] = mapped_column(sa.String(200))
+    location: Mapped[str] = mapped_column(sa.String(200), info=not_personal())
     #: Transfer safeguards: adequacy decision, SCCs, UK IDTA, ...
-    safeguards: Mapped[str] = mapped_column(sa.String(500))
+    safeguards: Mapped[str] = mapped_column(sa.String(500), info=not_personal())
     #: When the data processing agreement was signed.
-    dpa_signed_on: Mapped[date | None] = mapped_column(sa.Date)
+    dpa_signed_on: Mapped[date | None] = mapped_column(sa.Date, info=not_personal())
     #: Last annual review of its safeguards and DPA.
-    last_reviewed_on: Mapped[date | None] = mapped_column(sa.Date)
+    last_reviewed_on: Mapped[date | None] = mapped_column(sa.Date, info=not_personal())
     #: When it entered the register; tenants see changes by this date.
-    added_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    added_at: Mapped[datetime] = mapped_column(default=clock.now, index=True, info=not_personal())
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now, info=not_personal())
     #: When it left the register; kept so tenants can see the change.
-    removed_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None] = mapped_column(info=not_personal())
 
     def __repr__(self) -> str:
         return f"<Subprocessor {self.id}>"

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas import clock
+from privacy_saas.datamap import not_personal, table
 from privacy_saas.db import uuid_pk
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
@@ -17,22 +18,23 @@ class RetentionSweep(db.Model):
     """A retention sweep of the controller scope (dry runs are not stored)."""
 
     __tablename__ = "retention_sweeps"
+    __datamap__ = table(scope="operational", purpose="retention_enforcement", retention="platform_record")
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
     #: The instant every cutoff is computed from; a resumed sweep keeps it.
-    as_of: Mapped[datetime]
-    started_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    as_of: Mapped[datetime] = mapped_column(info=not_personal())
+    started_at: Mapped[datetime] = mapped_column(default=clock.now, index=True, info=not_personal())
     #: Renewed after each batch; a sweep silent for longer than the lease may be taken over.
-    heartbeat_at: Mapped[datetime] = mapped_column(default=clock.now)
-    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
+    finished_at: Mapped[datetime | None] = mapped_column(info=not_personal())
     #: "running" while unfinished, NULL after: the unique constraint allows one running sweep.
-    running: Mapped[str | None] = mapped_column(sa.String(8), unique=True, default="running")
+    running: Mapped[str | None] = mapped_column(sa.String(8), unique=True, default="running", info=not_personal())
     #: Rules already completed, in order (checkpoint).
-    rules_done: Mapped[list] = mapped_column(sa.JSON, default=list)
+    rules_done: Mapped[list] = mapped_column(sa.JSON, default=list, info=not_personal())
     #: Per rule: deleted count, cutoff, why. Counts only, no personal data.
-    report: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    report: Mapped[dict] = mapped_column(sa.JSON, default=dict, info=not_personal())
     #: How many times a crashed run was taken over.
-    resumed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    resumed: Mapped[int] = mapped_column(sa.Integer, default=0, info=not_personal())
 
     def __repr__(self) -> str:
         return f"<RetentionSweep {self.id} {'running' if self.running else 'finished'}>"

@@ -1,5 +1,8 @@
 """Retention rules of the controller scope, with the published policies' periods as defaults.
 
+The rules are those of the data map's registry (privacy_saas.datamap.retention): this module says
+which rows each one matches; names and default periods come from the registry.
+
 Configure with the app config `CONTROLLER_RETENTION` (or the environment variable
 `PRIVACY_SAAS_CONTROLLER_RETENTION="website_activity=P1Y,contacts_no_contact=P4Y"`):
 a rule name → ISO-8601 period, or None to switch a rule off.
@@ -17,16 +20,9 @@ from flask import current_app
 
 from privacy_saas.controller.contacts.models import Contact
 from privacy_saas.controller.records.models import BillingRecord, WebsiteActivity
+from privacy_saas.datamap import retention as registry
 from privacy_saas.errors import AppError
 
-#: Policy defaults: contact details 5 years with quarterly review; CRM contacts without a
-#: successful contact for 3 years; website activity 2 years; invoices 5 years (legal obligation).
-DEFAULT_PERIODS: dict[str, str | None] = {
-    "contacts_unconfirmed": "P5Y",
-    "contacts_no_contact": "P3Y",
-    "website_activity": "P2Y",
-    "billing_records": "P5Y",
-}
 #: How often contacts must be reviewed (reported, never deleted on its own).
 DEFAULT_REVIEW_INTERVAL = "P3M"
 
@@ -106,22 +102,27 @@ def _restricted():
     return Contact.restricted.is_(True)
 
 
+#: What each registry rule the sweep enforces deletes, in the order a sweep applies them.
 _RULES = {
-    "contacts_unconfirmed": (
+    registry.CONTACTS_UNCONFIRMED: (
         Contact, _contacts_unconfirmed,
         "sales and marketing contact collected, and not re-confirmed at a review, before {cutoff} "
         "(kept {period} with quarterly review)", _restricted),
-    "contacts_no_contact": (
+    registry.CONTACTS_NO_CONTACT: (
         Contact, _contacts_no_contact,
         "non-customer contact held since before {cutoff} with no successful contact since "
         "(deleted after {period} without successful contact)", _restricted),
-    "website_activity": (
+    registry.WEBSITE_ACTIVITY: (
         WebsiteActivity, lambda cutoff: WebsiteActivity.occurred_at < cutoff,
         "website activity recorded before {cutoff} (kept {period})", None),
-    "billing_records": (
+    registry.BILLING_RECORDS: (
         BillingRecord, lambda cutoff: BillingRecord.issued_on < cutoff.date(),
         "invoice issued before {cutoff}: the legal obligation to keep it {period} has ended", None),
 }
+_BY_NAME = {rule.name: rule for rule in _RULES}
+#: Policy defaults from the registry: contact details 5 years with quarterly review; CRM contacts without a
+#: successful contact for 3 years; website activity 2 years; invoices 5 years (legal obligation).
+DEFAULT_PERIODS: dict[str, str | None] = {rule.name: rule.default_period for rule in _RULES}
 
 
 def _env_periods() -> dict[str, str | None]:
@@ -139,10 +140,10 @@ def _env_periods() -> dict[str, str | None]:
 def periods() -> dict[str, str | None]:
     """Return the configured period of every rule (None: switched off)."""
     configured = {**DEFAULT_PERIODS, **_env_periods(), **(current_app.config.get("CONTROLLER_RETENTION") or {})}
-    unknown = sorted(set(configured) - set(_RULES))
+    unknown = sorted(set(configured) - set(_BY_NAME))
     if unknown:
         raise RetentionConfigError(f"unknown retention rule(s) {', '.join(unknown)}; "
-                                   f"known: {', '.join(_RULES)}")
+                                   f"known: {', '.join(_BY_NAME)}")
     for value in configured.values():
         if value is not None:
             parse_period(value)
@@ -153,7 +154,12 @@ def active_rules() -> list[Rule]:
     """Return the switched-on rules, in the order a sweep applies them."""
     return [Rule(name, model, match, why, period, held)
             for name, period in periods().items() if period is not None
-            for model, match, why, held in [_RULES[name]]]
+            for model, match, why, held in [_RULES[_BY_NAME[name]]]]
+
+
+def enforced_rules() -> list[registry.RetentionRule]:
+    """Return the registry rules this sweep enforces (switched on or not)."""
+    return list(_RULES)
 
 
 def review_interval() -> str:

@@ -8,10 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas import clock
+from privacy_saas.datamap import not_personal, personal, table
 from privacy_saas.db import choice, uuid_pk
 from privacy_saas.extensions import db
 
 REASONS = ("unsubscribe", "erasure", "objection")
+
+
+#: Why the reason and date of a suppression are plaintext.
+SUPPRESSION_FACT = "why and since when a hashed address is suppressed; the person is known only by the keyed hash"
 
 
 class Suppression(db.Model):
@@ -19,15 +24,23 @@ class Suppression(db.Model):
 
     __tablename__ = "suppressions"
     __table_args__ = (choice("reason", "reason", REASONS),)
+    #: Honouring objections and erasures (Art. 17, 21(3)) is a legal obligation; unsubscribes, a legitimate interest.
+    __datamap__ = table(scope="controller", purpose="suppression", retention="suppression_list",
+                        lawful_basis=("legal_obligation", "legitimate_interest"))
 
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
     #: Full HMAC-SHA256 of the normalised e-mail under the controller index key (domain-separated).
-    email_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
+    email_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True, info=personal(
+        "technical_ids", subject="contact", plaintext_because=(
+            "a keyed hash of the e-mail, all that is kept of a person who must not be contacted again: imports "
+            "are matched against it; irreversible without the controller index key")))
     #: Which key produced `email_hash` (see SuppressionKeyCheck): `controller/index/v1`.
-    hash_scheme: Mapped[str] = mapped_column(sa.String(64))
+    hash_scheme: Mapped[str] = mapped_column(sa.String(64), info=not_personal())
     #: unsubscribe (link), erasure (Art. 17), objection (Art. 21).
-    reason: Mapped[str] = mapped_column(sa.String(16))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    reason: Mapped[str] = mapped_column(sa.String(16), info=personal(
+        "consent", subject="contact", plaintext_because=SUPPRESSION_FACT))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True, info=personal(
+        "consent", subject="contact", plaintext_because=SUPPRESSION_FACT))
 
 
 class SuppressionKeyCheck(db.Model):
@@ -39,8 +52,9 @@ class SuppressionKeyCheck(db.Model):
     """
 
     __tablename__ = "suppression_key_checks"
+    __datamap__ = table(scope="controller", purpose="suppression", retention="suppression_list")
 
     #: The hash scheme it guards (one row per scheme).
-    scheme: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    canary: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    scheme: Mapped[str] = mapped_column(sa.String(64), primary_key=True, info=not_personal())
+    canary: Mapped[bytes] = mapped_column(sa.LargeBinary(32), info=not_personal())
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())

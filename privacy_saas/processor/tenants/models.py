@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas import clock
+from privacy_saas.datamap import not_personal, table
+from privacy_saas.datamap.retention import TENANT_CONTRACT, TENANT_USAGE
 from privacy_saas.db import choice, uuid_pk
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
@@ -16,8 +18,8 @@ from privacy_saas.extensions import db
 REGIONS = ("eu", "uk", "us")
 STATUSES = ("active", "ended", "purging", "purged")
 END_ACTIONS = ("delete", "return_then_delete", "anonymise")
-DEFAULT_RETAIN_AFTER_END = "P12M"
-DEFAULT_USAGE_RETENTION = "P24M"
+DEFAULT_RETAIN_AFTER_END = TENANT_CONTRACT.default_period
+DEFAULT_USAGE_RETENTION = TENANT_USAGE.default_period
 
 
 def parse_period(value: str) -> isodate.Duration | timedelta:
@@ -44,37 +46,41 @@ class Tenant(db.Model):
         sa.CheckConstraint("contract_end IS NULL OR contract_end >= contract_start",
                            name="contract_dates"),
     )
+    #: The contract record of a client organisation: no personal data, kept after the purge as its tombstone.
+    __datamap__ = table(scope="operational", purpose="tenant_contracts", retention="tenant_record")
 
     #: Time-ordered id, bound into the AAD of every encrypted value of the tenant.
-    id: Mapped[uuid.UUID] = uuid_pk()
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
     #: Short stable name; also the name of the tenant file (`tenants/<slug>.toml`).
-    slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True, info=not_personal())
     #: The organisation's name (a company, not a person).
-    name: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(200), info=not_personal())
     #: Data residency: where this tenant's data must stay.
-    region: Mapped[str] = mapped_column(sa.String(8))
+    region: Mapped[str] = mapped_column(sa.String(8), info=not_personal())
     #: Lifecycle: active → ended → purging → purged.
-    status: Mapped[str] = mapped_column(sa.String(16), default="active", index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active", index=True, info=not_personal())
     #: First day of the contract.
-    contract_start: Mapped[date] = mapped_column(sa.Date)
+    contract_start: Mapped[date] = mapped_column(sa.Date, info=not_personal())
     #: Last day of the contract; none while open-ended.
-    contract_end: Mapped[date | None] = mapped_column(sa.Date)
+    contract_end: Mapped[date | None] = mapped_column(sa.Date, info=not_personal())
     #: How long data is kept after the contract ends (ISO-8601 period).
-    retain_after_end: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_RETAIN_AFTER_END)
+    retain_after_end: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_RETAIN_AFTER_END,
+                                                  info=not_personal())
     #: What happens when retention is over: delete, return then delete, or anonymise.
-    end_action: Mapped[str] = mapped_column(sa.String(32), default="delete")
+    end_action: Mapped[str] = mapped_column(sa.String(32), default="delete", info=not_personal())
     #: Standing instruction: registered users may delete their own account.
-    self_service_deletion: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    self_service_deletion: Mapped[bool] = mapped_column(sa.Boolean, default=False, info=not_personal())
     #: How long usage records are kept while the contract runs (ISO-8601 period).
-    usage_retention: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_USAGE_RETENTION)
+    usage_retention: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_USAGE_RETENTION,
+                                                 info=not_personal())
     #: When the status became `ended`.
-    ended_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None] = mapped_column(info=not_personal())
     #: When the purge started.
-    purge_started_at: Mapped[datetime | None]
+    purge_started_at: Mapped[datetime | None] = mapped_column(info=not_personal())
     #: When the purge finished.
-    purged_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    purged_at: Mapped[datetime | None] = mapped_column(info=not_personal())
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now, info=not_personal())
 
     def __repr__(self) -> str:
         return f"<Tenant {self.slug} {self.status}>"

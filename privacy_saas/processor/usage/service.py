@@ -6,6 +6,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from privacy_saas import audit, clock
+from privacy_saas.datamap.retention import TENANT_USAGE
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant, parse_period
@@ -66,8 +67,8 @@ def record_support_request(tenant: Tenant, user_id, subject: str, body: str) -> 
 
 
 def delete_expired_usage(tenant: Tenant, batch: int = RETENTION_BATCH) -> int:
-    """Delete one batch of the tenant's events older than its usage_retention; return how many."""
-    cutoff = clock.now() - parse_period(tenant.usage_retention)
+    """Delete one batch of the tenant's events older than its usage retention; return how many."""
+    cutoff = clock.now() - parse_period(TENANT_USAGE.tenant_period(tenant))
     partitions.plan_for_the_parameters(db.session)  # a generic plan would lock every tenant's partition
     ids = db.session.scalars(
         sa.select(UsageEvent.id).where(UsageEvent.tenant_id == tenant.id, UsageEvent.occurred_at < cutoff)

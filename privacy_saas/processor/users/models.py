@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
+from privacy_saas.datamap import not_personal, person_id, person_state, personal, table
 from privacy_saas.db import choice, new_id
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
@@ -28,36 +29,51 @@ class RegisteredUser(EncryptedModel, db.Model):
         choice("role", "role", ROLES),
         choice("status", "status", STATUSES),
     )
+    __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
     #: The tenant; leads the primary key (and would be the distribution column).
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True, info=not_personal())
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=person_id("registered_user"))
     #: HMAC of the normalised e-mail under the tenant's index key: lookups never decrypt.
-    email_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary(16))
-    email_ct: Mapped[bytes | None] = ciphertext_column("email_ct")
-    display_name_ct: Mapped[bytes | None] = ciphertext_column("display_name_ct")
-    given_name_ct: Mapped[bytes | None] = ciphertext_column("given_name_ct")
-    family_name_ct: Mapped[bytes | None] = ciphertext_column("family_name_ct")
+    email_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary(16), info=personal(
+        "technical_ids", subject="registered_user", plaintext_because=(
+            "a keyed hash (blind index) of the e-mail: sign-in, SCIM and DSR look-ups match it without decrypting; "
+            "irreversible without the tenant's index key, which the purge destroys")))
+    email_ct: Mapped[bytes | None] = ciphertext_column("email_ct", personal("contact_details", subject="registered_user"))
+    display_name_ct: Mapped[bytes | None] = ciphertext_column("display_name_ct",
+                                                              personal("identity", subject="registered_user"))
+    given_name_ct: Mapped[bytes | None] = ciphertext_column("given_name_ct",
+                                                            personal("identity", subject="registered_user"))
+    family_name_ct: Mapped[bytes | None] = ciphertext_column("family_name_ct",
+                                                             personal("identity", subject="registered_user"))
     #: admin (manages the tenant's users) or member.
-    role: Mapped[str] = mapped_column(sa.String(16), default="member")
+    role: Mapped[str] = mapped_column(sa.String(16), default="member", info=person_state("registered_user"))
     #: active or disabled (a disabled user stays, cannot sign in).
-    status: Mapped[str] = mapped_column(sa.String(16), default="active")
-    #: The identity provider's id for this user (SCIM externalId); not personal on its own.
-    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    status: Mapped[str] = mapped_column(sa.String(16), default="active", info=person_state("registered_user"))
+    #: The identity provider's id for this user (SCIM externalId).
+    external_id: Mapped[str | None] = mapped_column(sa.String(255), info=personal(
+        "technical_ids", subject="registered_user", plaintext_because=(
+            "the identity provider's id for the user: SCIM filters on it and it is unique per tenant. Okta sends "
+            "an opaque id, but Entra ID maps mailNickname (often the e-mail's local part) by default")))
     #: argon2id hash; NULL for users who sign in through their identity provider.
-    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255), info=personal(
+        "credentials", subject="registered_user",
+        plaintext_because="an argon2id hash: one-way by design, and checked at every sign-in"))
     #: Bumped on every change: the SCIM ETag / meta.version.
-    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1", info=not_personal())
     #: Consecutive failed sign-ins, reset on success.
-    failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0",
+                                               info=person_state("registered_user"))
     #: Sign-in refused until then after too many failures.
-    locked_until: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    locked_until: Mapped[datetime | None] = mapped_column(info=person_state("registered_user"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=person_state("registered_user"))
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now,
+                                                 info=person_state("registered_user"))
     #: Art. 18 restriction: no new usage data is ingested for this user while set.
-    processing_restricted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    last_login_at: Mapped[datetime | None]
-    disabled_at: Mapped[datetime | None]
+    processing_restricted: Mapped[bool] = mapped_column(sa.Boolean, default=False,
+                                                        info=person_state("registered_user"))
+    last_login_at: Mapped[datetime | None] = mapped_column(info=person_state("registered_user", "usage"))
+    disabled_at: Mapped[datetime | None] = mapped_column(info=person_state("registered_user"))
 
     email = Encrypted("str")
     display_name = Encrypted("str")
@@ -106,18 +122,19 @@ class UserGroup(db.Model):
 
     __tablename__ = "user_groups"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "external_id"),)
+    __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True, info=not_personal())
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
     #: An organisational label ("Engineering"); group names are not about a person, so stored plain
     #: and filterable.
-    display_name: Mapped[str] = mapped_column(sa.String(255))
+    display_name: Mapped[str] = mapped_column(sa.String(255), info=not_personal())
     #: The identity provider's id for this group.
-    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255), info=not_personal())
     #: Bumped on every change: the SCIM ETag / meta.version.
-    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1", info=not_personal())
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now, info=not_personal())
 
     #: Stored groups never map to a role; only the virtual admins group does.
     is_admins = False
@@ -140,11 +157,12 @@ class UserGroupMember(db.Model):
         sa.UniqueConstraint("tenant_id", "group_id", "user_id"),
         sa.Index("ix_user_group_members_user", "tenant_id", "user_id"),
     )
+    __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    group_id: Mapped[uuid.UUID] = mapped_column()
-    user_id: Mapped[uuid.UUID] = mapped_column()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, info=not_personal())
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
+    group_id: Mapped[uuid.UUID] = mapped_column(info=not_personal())
+    user_id: Mapped[uuid.UUID] = mapped_column(info=person_id("registered_user"))
 
 
 class UserInvitation(db.Model):
@@ -156,13 +174,16 @@ class UserInvitation(db.Model):
                                 ondelete="CASCADE", name="fk_user_invitations_user"),
         sa.Index("ix_user_invitations_user", "tenant_id", "user_id"),
     )
+    __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    user_id: Mapped[uuid.UUID] = mapped_column()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, info=not_personal())
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
+    user_id: Mapped[uuid.UUID] = mapped_column(info=person_id("registered_user"))
     #: SHA-256 of the secret part of the link (high-entropy, so a fast hash is right).
-    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    expires_at: Mapped[datetime]
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True, info=personal(
+        "credentials", subject="registered_user",
+        plaintext_because="a SHA-256 of a one-time 256-bit secret: one-way, and looked up when the link is used"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, info=person_state("registered_user"))
+    expires_at: Mapped[datetime] = mapped_column(info=person_state("registered_user"))
     #: Set when the link is used, or superseded by a newer invitation.
-    used_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None] = mapped_column(info=person_state("registered_user"))

@@ -1,0 +1,112 @@
+"""The words of the data map: scopes, data subjects, categories, purposes, lawful bases.
+
+Each is a closed list: an annotation using any other value fails the data-map test, and the
+Art. 30 records print the labels given here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Which role the vendor holds the data in.
+SCOPES: dict[str, str] = {
+    "processor": "Processor: held for a tenant (the controller), on its documented instructions (Art. 28)",
+    "controller": "Controller: the vendor's own sales, marketing, website, billing and data-subject records",
+    "operational": "Operational: what running the service needs (staff accounts, keys, audit, offboarding)",
+}
+
+#: Whose data it is.
+SUBJECTS: dict[str, str] = {
+    "registered_user": "Registered users of a tenant (the client's employees)",
+    "contact": "Sales and marketing contacts of the vendor",
+    "staff": "Vendor staff",
+    "website_visitor": "Visitors of the vendor's website",
+    "requester": "People who make a data-subject request (they may be in neither scope)",
+    "none": "No natural person",
+}
+
+#: What kind of data it is.
+CATEGORIES: dict[str, str] = {
+    "identity": "Identity (name, job title, employer)",
+    "contact_details": "Contact details (e-mail address, phone number)",
+    "credentials": "Credentials (password hashes, sign-in secrets)",
+    "record_state": "Record state (role, status, flags and dates of a person's record)",
+    "usage": "Usage and behaviour (sessions, navigation, reports and downloads, e-mail opens and clicks)",
+    "support": "Support correspondence",
+    "consent": "Consent, objections and marketing preferences",
+    "billing": "Billing",
+    "technical_ids": "Technical identifiers (ids, cookie ids, keyed hashes, IP addresses)",
+    "none": "Not personal data",
+}
+
+#: Art. 6(1) bases, for the data the vendor holds as controller.
+LAWFUL_BASES: dict[str, str] = {
+    "consent": "Consent (Art. 6(1)(a))",
+    "contract": "Contract (Art. 6(1)(b))",
+    "legal_obligation": "Legal obligation (Art. 6(1)(c))",
+    "legitimate_interest": "Legitimate interests (Art. 6(1)(f))",
+}
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Why data is processed: one line of the Art. 30 record."""
+
+    scope: str
+    label: str
+    description: str
+
+
+PURPOSES: dict[str, Purpose] = {
+    # Processor: on each tenant's instructions (its contract and its admins' actions).
+    "user_accounts": Purpose(
+        "processor", "User accounts",
+        "Accounts of the tenant's users in the web application: sign-in, roles, groups, invitations, "
+        "provisioning from the tenant's identity provider (SCIM)"),
+    "usage_records": Purpose(
+        "processor", "Usage records",
+        "Records of the use of the web application (sessions, navigation, reports and downloads, e-mail "
+        "deliverability, opens and clicks) for the tenant's reporting and user adoption"),
+    "user_support": Purpose(
+        "processor", "Support", "Support requests of the tenant's users and their resolution"),
+    "return_export": Purpose(
+        "processor", "Return of data",
+        "Returning all of the tenant's data at the end of the contract (Art. 28(3)(g))"),
+    # Controller: the vendor decides.
+    "marketing": Purpose(
+        "controller", "Sales and marketing",
+        "Business development: contacting prospective and current clients' staff about the vendor's services"),
+    "consent_evidence": Purpose(
+        "controller", "Consent records",
+        "Proving when and how consent to marketing was given or withdrawn (Art. 7(1))"),
+    "suppression": Purpose(
+        "controller", "Do-not-contact list",
+        "Making sure a person who unsubscribed, objected or was erased is never contacted or imported again"),
+    "website_analytics": Purpose(
+        "controller", "Website analytics", "Measuring the use of the vendor's website"),
+    "billing": Purpose(
+        "controller", "Billing", "Invoicing clients and keeping invoices as accounting law requires"),
+    "data_subject_rights": Purpose(
+        "controller", "Data-subject requests",
+        "Receiving, routing, answering and evidencing data-subject requests within their deadlines "
+        "(Art. 12-22); processor-scope requests are forwarded to the tenant as instructions"),
+    # Operational: running the service.
+    "tenant_contracts": Purpose(
+        "operational", "Client contracts",
+        "Each tenant's contract terms: dates, region, retention after contract end, end action"),
+    "staff_access": Purpose(
+        "operational", "Staff access", "Staff accounts of the console and API: sign-in, roles, lockout"),
+    "api_access": Purpose(
+        "operational", "API access", "Bearer tokens of staff members and tenants for the API"),
+    "accountability": Purpose(
+        "operational", "Audit trail",
+        "Who did what, when, on whose instruction: hash-chained audit entries (Art. 5(2), 28(3)(a), 32)"),
+    "key_management": Purpose(
+        "operational", "Key management", "Data keys (stored wrapped), their rotation and destruction"),
+    "offboarding": Purpose(
+        "operational", "Offboarding",
+        "Contract end, legal holds, the post-contract purge and its signed deletion certificate"),
+    "retention_enforcement": Purpose(
+        "operational", "Retention enforcement", "Runs and reports of the retention sweeps"),
+    "vendor_register": Purpose(
+        "operational", "Sub-processor register", "The sub-processors the vendor engages (Art. 28(2))"),
+}
