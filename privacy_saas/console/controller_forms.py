@@ -1,9 +1,13 @@
 """Forms of the controller-scope console pages (every form carries a CSRF token)."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from privacy_saas.controller.contacts.models import CONSENT_ACTIONS, CONSENT_PURPOSES
+from privacy_saas.datamap.vocabulary import CATEGORIES
+from privacy_saas.processor.tenants.models import REGIONS
+from privacy_saas.subprocessors.models import COUNTRY_CODE, SCOPES
+from privacy_saas.subprocessors.schemas import DATA_CATEGORIES
 
 
 class ConsentForm(FlaskForm):
@@ -23,3 +27,10 @@ class SubprocessorForm(FlaskForm):
     safeguards = StringField("Safeguards", validators=[DataRequired(), Length(max=500)])
     dpa_signed_on = DateField("DPA signed on", validators=[Optional()])
     last_reviewed_on = DateField("Last review", validators=[Optional()])
+    scopes = SelectMultipleField("Receives data of", choices=[(s, s) for s in SCOPES])
+    data_categories = SelectMultipleField("Data categories it receives",
+                                          choices=[(c, CATEGORIES[c]) for c in DATA_CATEGORIES])
+    country = StringField("Country of processing (ISO code, e.g. IE)", filters=[lambda v: (v or "").strip().upper()
+                                                                                or None],
+                          validators=[Optional(), Regexp(COUNTRY_CODE, message="an ISO 3166-1 alpha-2 code")])
+    tenant_regions = SelectMultipleField("Tenant regions (none selected: all)", choices=[(r, r) for r in REGIONS])

@@ -13,6 +13,12 @@ from privacy_saas.db import uuid_pk
 from privacy_saas.extensions import db
 
 
+#: The scopes whose data a sub-processor can receive.
+SCOPES = ("processor", "controller")
+#: An ISO 3166-1 alpha-2 country code.
+COUNTRY_CODE = r"^[A-Z]{2}$"
+
+
 class Subprocessor(db.Model):
     """A company that processes personal data on the vendor's behalf."""
 
@@ -37,6 +43,15 @@ class Subprocessor(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now, info=not_personal())
     #: When it left the register; kept so tenants can see the change.
     removed_at: Mapped[datetime | None] = mapped_column(info=not_personal())
+    #: Whose data it receives: `processor` (tenants') and/or `controller` (the vendor's own); empty: not
+    #: classified yet (entries made before the data map), so the records show it under every scope.
+    scopes: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]", info=not_personal())
+    #: Data-map categories it receives (privacy_saas.datamap.vocabulary.CATEGORIES); empty: not classified.
+    data_categories: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]", info=not_personal())
+    #: ISO 3166-1 alpha-2 code of the country where it processes the data; decides third-country transfers.
+    country: Mapped[str | None] = mapped_column(sa.String(2), info=not_personal())
+    #: Tenant regions whose data it processes (a hosting region per residency); empty: every region.
+    tenant_regions: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]", info=not_personal())
 
     def __repr__(self) -> str:
         return f"<Subprocessor {self.id}>"

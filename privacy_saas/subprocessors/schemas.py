@@ -1,6 +1,13 @@
 """Sub-processor register schemas."""
 from marshmallow import Schema, fields, validate
 
+from privacy_saas.datamap.vocabulary import CATEGORIES
+from privacy_saas.processor.tenants.models import REGIONS
+from privacy_saas.subprocessors.models import COUNTRY_CODE, SCOPES
+
+#: Personal-data categories a sub-processor can receive ("none" is not one).
+DATA_CATEGORIES = [name for name in CATEGORIES if name != "none"]
+
 
 class SubprocessorInputSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -9,6 +16,17 @@ class SubprocessorInputSchema(Schema):
     safeguards = fields.String(required=True, validate=validate.Length(min=1, max=500))
     dpa_signed_on = fields.Date(allow_none=True)
     last_reviewed_on = fields.Date(allow_none=True)
+    scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), validate=validate.Length(max=len(SCOPES)),
+                         metadata={"description": "Whose data it receives: processor (tenants'), controller (ours)"})
+    data_categories = fields.List(fields.String(validate=validate.OneOf(DATA_CATEGORIES)),
+                                  validate=validate.Length(max=len(DATA_CATEGORIES)),
+                                  metadata={"description": "Data-map categories of personal data it receives"})
+    country = fields.String(allow_none=True, validate=validate.Regexp(COUNTRY_CODE, error="an ISO 3166-1 alpha-2 "
+                                                                                          "code such as IE or US"),
+                            metadata={"description": "Where it processes the data (ISO 3166-1 alpha-2)"})
+    tenant_regions = fields.List(fields.String(validate=validate.OneOf(REGIONS)),
+                                 validate=validate.Length(max=len(REGIONS)),
+                                 metadata={"description": "Tenant regions whose data it processes; empty: all"})
 
 
 class SubprocessorUpdateSchema(SubprocessorInputSchema):
@@ -33,3 +51,7 @@ class SubprocessorSchema(Schema):
     added_at = fields.DateTime()
     updated_at = fields.DateTime()
     removed_at = fields.DateTime(allow_none=True)
+    scopes = fields.List(fields.String())
+    data_categories = fields.List(fields.String())
+    country = fields.String(allow_none=True)
+    tenant_regions = fields.List(fields.String())

@@ -10,7 +10,10 @@ from privacy_saas.subprocessors.models import Subprocessor
 
 #: The register is vendor-level compliance data, not controller-scope personal data.
 AUDIT_SCOPE = "platform"
-FIELDS = ("name", "purpose", "location", "safeguards", "dpa_signed_on", "last_reviewed_on")
+FIELDS = ("name", "purpose", "location", "safeguards", "dpa_signed_on", "last_reviewed_on", "scopes",
+          "data_categories", "country", "tenant_regions")
+#: Fields that are lists: stored sorted and without duplicates, so a change is a change of content.
+LIST_FIELDS = ("scopes", "data_categories", "tenant_regions")
 
 
 def list_subprocessors(include_removed: bool = False) -> list[Subprocessor]:
@@ -38,11 +41,17 @@ def _check_dates(values: dict) -> None:
                            errors={name: ["may not be in the future"]})
 
 
+def _normalise(values: dict) -> dict:
+    return {k: sorted(set(v)) if k in LIST_FIELDS and v is not None else v for k, v in values.items()}
+
+
 def add(data: dict) -> Subprocessor:
     """Add a sub-processor to the register."""
     _check_dates(data)
+    data = _normalise(data)
     now = clock.now()
-    entry = Subprocessor(**{k: data.get(k) for k in FIELDS}, added_at=now, updated_at=now)
+    entry = Subprocessor(**{k: data.get(k) for k in FIELDS if k not in LIST_FIELDS},
+                         **{k: data.get(k) or [] for k in LIST_FIELDS}, added_at=now, updated_at=now)
     db.session.add(entry)
     db.session.flush()
     audit.record("subprocessor.add", scope=AUDIT_SCOPE, targets=[entry.id])
@@ -54,6 +63,7 @@ def update(entry: Subprocessor, changes: dict) -> Subprocessor:
     if entry.removed_at is not None:
         raise AppError("this sub-processor was removed from the register", code="removed", status=409)
     _check_dates(changes)
+    changes = _normalise(changes)
     changed = sorted(k for k in FIELDS if k in changes and changes[k] != getattr(entry, k))
     for name in changed:
         setattr(entry, name, changes[name])

@@ -85,3 +85,23 @@ def test_register_partial_renders_read_only(app, session):
     with app.test_request_context("/console/"):
         html = render_template("console/subprocessors/_register.html", subprocessors=service.list_subprocessors())
     assert "MailCo" in html and "<a " not in html and "<form" not in html
+
+
+def test_what_it_receives_is_recorded_and_validated(client, headers):
+    h = headers("dpo")
+    created = client.post("/api/v1/subprocessors", headers=h, json={
+        **ENTRY, "scopes": ["processor", "processor"], "data_categories": ["usage", "contact_details"],
+        "country": "US", "tenant_regions": ["us"]})
+    assert created.status_code == 201
+    assert {k: created.json[k] for k in ("scopes", "data_categories", "country", "tenant_regions")} == {
+        "scopes": ["processor"], "data_categories": ["contact_details", "usage"], "country": "US",
+        "tenant_regions": ["us"]}
+    legacy = client.post("/api/v1/subprocessors", headers=h, json=ENTRY).json
+    assert (legacy["scopes"], legacy["data_categories"], legacy["country"], legacy["tenant_regions"]) == \
+        ([], [], None, [])
+    for field, value in (("scopes", ["marketing"]), ("data_categories", ["none"]), ("country", "Ireland"),
+                         ("tenant_regions", ["mars"])):
+        refused = client.post("/api/v1/subprocessors", headers=h, json={**ENTRY, field: value})
+        assert refused.status_code == 400 and field in refused.json["errors"], field
+    changed = client.patch(f"/api/v1/subprocessors/{legacy['id']}", headers=h, json={"country": "IE"})
+    assert changed.json["country"] == "IE"
