@@ -149,9 +149,10 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.processor.tenants.api import blp as tenants_blp
     from privacy_saas.processor.usage.api import blp as usage_blp
     from privacy_saas.processor.users.api import blp as users_blp
+    from privacy_saas.records.api import blp as records_blp
     from privacy_saas.rights.api import blp as rights_blp
 
-    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp, audit_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp, audit_blp, records_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)
@@ -161,9 +162,14 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(scim_bp)  # bearer tokens only
     from privacy_saas.console.tenant_views import bp as tenant_console_bp
 
+    from privacy_saas.console.records_views import bp as records_console_bp
+    from privacy_saas.console.records_views import tenant_bp as inventory_console_bp
+
     app.register_blueprint(console_bp)
     app.register_blueprint(tenant_console_bp)
     app.register_blueprint(rights_console_bp)
+    app.register_blueprint(records_console_bp)
+    app.register_blueprint(inventory_console_bp)
     app.register_blueprint(health_bp)
     _register_controller(app)
 

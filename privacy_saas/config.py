@@ -98,4 +98,11 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "EXPORT_DIR": os.environ.get("PRIVACY_SAAS_EXPORT_DIR", str(ipath / "exports")),
         #: A purge worker that dies keeps the tenant locked for at most this long.
         "PURGE_LEASE_SECONDS": float(os.environ.get("PRIVACY_SAAS_PURGE_LEASE_SECONDS", 120)),
+        # Who the vendor is, for the Art. 30 records (name and contact details of the controller/processor,
+        # its DPO and its EU/UK representative) and where it is established (transfers are counted from there).
+        "VENDOR_NAME": os.environ.get("PRIVACY_SAAS_VENDOR_NAME") or None,
+        "VENDOR_CONTACT": os.environ.get("PRIVACY_SAAS_VENDOR_CONTACT") or None,
+        "VENDOR_DPO": os.environ.get("PRIVACY_SAAS_VENDOR_DPO") or None,
+        "VENDOR_REPRESENTATIVE": os.environ.get("PRIVACY_SAAS_VENDOR_REPRESENTATIVE") or None,
+        "VENDOR_REGION": os.environ.get("PRIVACY_SAAS_VENDOR_REGION", "eu"),
     }

@@ -7,6 +7,12 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+def describe() -> str:
+    """Return the hashing scheme and its cost parameters, for the records' measures."""
+    return (f"argon2id (time cost {_hasher.time_cost}, memory {_hasher.memory_cost // 1024} MiB, "
+            f"parallelism {_hasher.parallelism})")
+
+
 def hash_password(password: str) -> str:
     """Return an argon2id hash of `password`."""
     return _hasher.hash(password)

@@ -20,6 +20,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "legal_holds.manage": frozenset({"dpo", "admin"}),
     "keys.manage": frozenset({"admin"}),
     "audit.read": frozenset({"dpo", "admin"}),
+    "records.read": frozenset({"dpo", "admin"}),
     "contacts.read": frozenset({"account_manager", "dpo", "admin"}),
     "contacts.write": frozenset({"account_manager", "dpo", "admin"}),
     "subprocessors.read": frozenset({"support", "account_manager", "dpo", "admin"}),
