@@ -1,6 +1,8 @@
 """Technical and organisational measures (Art. 32), each stated from the running configuration or the data map."""
 from __future__ import annotations
 
+from collections import Counter
+
 import sqlalchemy as sa
 from flask import current_app
 
@@ -12,6 +14,7 @@ from privacy_saas.crypto.keyring import keyring
 from privacy_saas.crypto.models import DataKey
 from privacy_saas.datamap import retention
 from privacy_saas.datamap.catalogue import ColumnEntry
+from privacy_saas.datamap.declarations import OPAQUE_ID, SEALED_ROW_STATE
 from privacy_saas.extensions import db
 from privacy_saas.lifecycle.models import DeletionCertificate
 from privacy_saas.lifecycle.purge import purge_tables
@@ -22,16 +25,18 @@ def _measure(name: str, detail: str, source: str) -> dict:
 
 
 def _plaintext(entries: list[ColumnEntry]) -> str:
-    counts: dict[str, int] = {}
-    for entry in entries:
-        if entry.personal and not entry.encrypted:
-            kind = "keyed or one-way hashes" if entry.declaration.categories in (("credentials",),) or \
-                entry.column.endswith(("_bidx", "_hash")) else (
-                "opaque ids" if entry.declaration.categories == ("technical_ids",) else (
-                    "statuses, flags and dates of records" if entry.declaration.categories[0] == "record_state"
-                    else "other, each justified"))
-            counts[kind] = counts.get(kind, 0) + 1
-    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: -item[1]))
+    """Return what the plaintext personal columns are, counted by kind."""
+    def kind(entry: ColumnEntry) -> str:
+        if entry.declaration.plaintext_because == OPAQUE_ID:
+            return "opaque ids"
+        if entry.declaration.plaintext_because == SEALED_ROW_STATE:
+            return "statuses and dates of sealed records"
+        if "credentials" in entry.declaration.categories or entry.column.endswith(("_bidx", "_hash")):
+            return "one-way or keyed hashes"
+        return "other, each with its own reason"
+
+    counts = Counter(kind(e) for e in entries if e.personal and not e.encrypted)
+    return ", ".join(f"{n} {name}" for name, n in counts.most_common())
 
 
 def _share(entries: list[ColumnEntry], scope: str | None = None) -> str:
