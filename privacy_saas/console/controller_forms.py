@@ -4,7 +4,6 @@ from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, S
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from privacy_saas.controller.contacts.models import CONSENT_ACTIONS, CONSENT_PURPOSES
-from privacy_saas.datamap.vocabulary import CATEGORIES
 from privacy_saas.processor.tenants.models import REGIONS
 from privacy_saas.subprocessors.models import COUNTRY_CODE, SCOPES
 from privacy_saas.subprocessors.schemas import DATA_CATEGORIES
@@ -27,10 +26,9 @@ class SubprocessorForm(FlaskForm):
     safeguards = StringField("Safeguards", validators=[DataRequired(), Length(max=500)])
     dpa_signed_on = DateField("DPA signed on", validators=[Optional()])
     last_reviewed_on = DateField("Last review", validators=[Optional()])
-    scopes = SelectMultipleField("Receives data of", choices=[(s, s) for s in SCOPES])
-    data_categories = SelectMultipleField("Data categories it receives",
-                                          choices=[(c, CATEGORIES[c]) for c in DATA_CATEGORIES])
+    scopes = SelectMultipleField("Receives data of", choices=list(SCOPES))
+    data_categories = SelectMultipleField("Data categories it receives", choices=list(DATA_CATEGORIES))
     country = StringField("Country of processing (ISO code, e.g. IE)", filters=[lambda v: (v or "").strip().upper()
                                                                                 or None],
                           validators=[Optional(), Regexp(COUNTRY_CODE, message="an ISO 3166-1 alpha-2 code")])
-    tenant_regions = SelectMultipleField("Tenant regions (none selected: all)", choices=[(r, r) for r in REGIONS])
+    tenant_regions = SelectMultipleField("Tenant regions (none selected: all)", choices=list(REGIONS))
