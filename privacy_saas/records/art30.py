@@ -77,7 +77,7 @@ def activities(entries: list[ColumnEntry], scopes) -> list[dict]:
 
 def _rule(rule: retention.RetentionRule, period: str | None, switched_off: bool = False) -> dict:
     return {"name": rule.name, "scope": rule.scope, "summary": rule.summary,
-            "period": "switched off: kept until erased by hand" if switched_off else (period or "none"),
+            "period": "switched off: kept until erased by hand" if switched_off else (period or "no fixed period"),
             "configured_by": rule.configured_by, "enforced_by": list(rule.enforced_by) or ["nothing: see summary"],
             "erased_by_purge": rule.erased_by_purge}
 

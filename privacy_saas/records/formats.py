@@ -69,7 +69,7 @@ def _common(record: dict, recipients_title: str, recipients: list[dict]) -> list
                       s["last_reviewed_on"] or "never"] for s in recipients]) if recipients else ["None.", ""]
     lines += ["## Retention", ""]
     lines += _table(["Rule", "Period", "What it means", "Set by", "Applied by"],
-                    [[f"`{r['name']}`", r["period"], r["summary"], r["configured_by"] or "fixed", r["enforced_by"]]
+                    [[f"`{r['name']}`", r["period"], r["summary"], r["configured_by"] or "-", r["enforced_by"]]
                      for r in record["retention"]])
     lines += ["## Technical and organisational measures (Art. 32)", ""]
     lines += [f"- **{m['measure']}**: {m['detail']} _(from {m['source']})_" for m in record["measures"]]
