@@ -146,13 +146,16 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.extensions import api, csrf
     from privacy_saas.health import bp as health_bp
     from privacy_saas.lifecycle.api import blp as lifecycle_blp
+    from privacy_saas.notices.api import breaches_blp, changes_blp, notices_blp
+    from privacy_saas.processor.privacy_contacts.api import blp as privacy_contacts_blp
     from privacy_saas.processor.tenants.api import blp as tenants_blp
     from privacy_saas.processor.usage.api import blp as usage_blp
     from privacy_saas.processor.users.api import blp as users_blp
     from privacy_saas.records.api import blp as records_blp
     from privacy_saas.rights.api import blp as rights_blp
 
-    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp, audit_blp, records_blp):
+    for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp, audit_blp, records_blp,
+                privacy_contacts_blp, changes_blp, breaches_blp, notices_blp):
         api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blp)
@@ -160,6 +163,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(scim_bp)
     csrf.exempt(scim_bp)  # bearer tokens only
+    from privacy_saas.console.notices_views import bp as notices_console_bp
+    from privacy_saas.console.tenant_notices_views import bp as tenant_notices_bp
     from privacy_saas.console.tenant_views import bp as tenant_console_bp
 
     from privacy_saas.console.records_views import bp as records_console_bp
@@ -167,6 +172,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(console_bp)
     app.register_blueprint(tenant_console_bp)
+    app.register_blueprint(tenant_notices_bp)
+    app.register_blueprint(notices_console_bp)
     app.register_blueprint(rights_console_bp)
     app.register_blueprint(records_console_bp)
     app.register_blueprint(inventory_console_bp)

@@ -13,6 +13,15 @@ from privacy_saas.lifecycle.models import (  # noqa: F401
     PurgeRun,
     TenantExport,
 )
+from privacy_saas.notices.models import (  # noqa: F401
+    Breach,
+    BreachUpdate,
+    CertificateDelivery,
+    Notice,
+    NoticeTask,
+    SubprocessorChange,
+)
+from privacy_saas.processor.privacy_contacts.models import PrivacyContact  # noqa: F401
 from privacy_saas.processor.tenants.models import Tenant  # noqa: F401
 from privacy_saas.processor.usage.models import SupportRequest, UsageEvent  # noqa: F401
 from privacy_saas.processor.users.models import (  # noqa: F401

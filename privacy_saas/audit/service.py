@@ -82,6 +82,12 @@ def current_actor() -> tuple[str, str | None]:
     return "system", None
 
 
+def current_actor_label() -> str:
+    """Return the actor of the current request as one string (`staff:<id>`, `tenant_admin:<id>`, `system`)."""
+    kind, actor_id = current_actor()
+    return f"{kind}:{actor_id}" if actor_id else kind
+
+
 def record(action: str, *, tenant_id=None, scope: str | None = None, targets=(), outcome: str = "ok",
            detail: dict | None = None, actor: tuple[str, str | None] | None = None) -> AuditEntry:
     """Add an entry to the caller's transaction; it joins its scope's chain when that transaction commits.

@@ -27,6 +27,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "subprocessors.write": frozenset({"dpo", "admin"}),
     "dsr.record": frozenset({"support", "dpo", "admin"}),
     "dsr.decide": frozenset({"dpo", "admin"}),
+    "breaches.read": frozenset({"account_manager", "dpo", "admin"}),
+    "breaches.write": frozenset({"dpo", "admin"}),
+    "objections.manage": frozenset({"account_manager", "dpo", "admin"}),
 }
 
 #: last_used_at is written at most this often, to keep token checks off the write path.

@@ -33,6 +33,12 @@ def find_staff(email: str) -> Staff | None:
     return db.session.scalar(sa.select(Staff).where(Staff.email == email.strip().lower()))
 
 
+def active_staff(roles) -> list[Staff]:
+    """Return the active staff members holding one of `roles` (e.g. whom to alert)."""
+    return list(db.session.scalars(sa.select(Staff).where(Staff.active.is_(True), Staff.role.in_(tuple(roles)))
+                                   .order_by(Staff.created_at)))
+
+
 def create_staff(email: str, role: str, password: str) -> Staff:
     """Create a staff account."""
     email = email.strip().lower()

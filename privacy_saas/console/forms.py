@@ -4,6 +4,16 @@ from wtforms import DateField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 
+class CommaListField(StringField):
+    """A list of short texts typed as one comma-separated line."""
+
+    def _value(self):
+        return ", ".join(self.data or [])
+
+    def process_formdata(self, valuelist):
+        self.data = [item.strip() for item in (valuelist[0] if valuelist else "").split(",") if item.strip()]
+
+
 class LoginForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])

@@ -288,9 +288,10 @@ def export_page(tenant):
 @bp.get("/subprocessors")
 @admin_page
 def subprocessors_page(tenant):
-    """The vendor's sub-processors (read-only), with the date each was added."""
+    """The vendor's sub-processors that touch the tenant's data (read-only), with the dates each came and went."""
     return render_template("console/tenant/subprocessors.html", tenant=tenant,
-                           subprocessors=subprocessors.list_subprocessors(include_removed=True), show_removed=True)
+                           subprocessors=subprocessors.list_subprocessors(include_removed=True, region=tenant.region),
+                           show_removed=True)
 
 
 # --- data-subject requests forwarded to this tenant (the controller) -------------------------

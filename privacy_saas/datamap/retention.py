@@ -94,6 +94,16 @@ KEY_MATERIAL = RetentionRule(
     "key_material", "operational",
     "Until the scope's keys are destroyed (the purge destroys a tenant's); the row stays, without key material, "
     "as proof", enforced_by=(PURGE,))
+NOTICE_RECORD = RetentionRule(
+    "notice_record", "operational",
+    "Kept after the tenant's purge as proof of what it was told and answered, and when; the tenant's own words "
+    "(an objection's reasons) are sealed under its key, so the purge's crypto-shred leaves them unreadable",
+    enforced_by=(PURGE,))
+CERTIFICATE_DELIVERY = RetentionRule(
+    "certificate_delivery", "operational",
+    "From the purge's crypto-shred until the deletion certificate is mailed: the addresses are sealed under a key "
+    "of their own, destroyed once it is sent; the row stays, without them, as proof of delivery",
+    enforced_by=("privacy_saas.notices.certificates (after the purge, and each scheduler sweep until mailed)",))
 PLATFORM_RECORD = RetentionRule(
     "platform_record", "operational", "Kept for the life of the installation (no personal data)")
 
@@ -101,4 +111,4 @@ PLATFORM_RECORD = RetentionRule(
 RULES: dict[str, RetentionRule] = {rule.name: rule for rule in (
     TENANT_CONTRACT, TENANT_USAGE, TENANT_RECORD, API_TOKEN, CONTACTS_UNCONFIRMED, CONTACTS_NO_CONTACT,
     WEBSITE_ACTIVITY, BILLING_RECORDS, SUPPRESSION_LIST, DSR_RECORD, DSR_TASK, STAFF_ACCOUNT, AUDIT_TRAIL,
-    KEY_MATERIAL, PLATFORM_RECORD)}
+    KEY_MATERIAL, NOTICE_RECORD, CERTIFICATE_DELIVERY, PLATFORM_RECORD)}

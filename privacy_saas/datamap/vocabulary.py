@@ -21,6 +21,7 @@ SUBJECTS: dict[str, str] = {
     "staff": "Vendor staff",
     "website_visitor": "Visitors of the vendor's website",
     "requester": "People who make a data-subject request (they may be in neither scope)",
+    "client_contact": "Privacy and DPO contacts a tenant names to receive the vendor's notices",
     "none": "No natural person",
 }
 
@@ -71,6 +72,10 @@ PURPOSES: dict[str, Purpose] = {
     "return_export": Purpose(
         "processor", "Return of data",
         "Returning all of the tenant's data at the end of the contract (Art. 28(3)(g))"),
+    "notice_recipients": Purpose(
+        "processor", "Notice recipients",
+        "The privacy contacts the tenant names, to whom the vendor sends what it owes the tenant as its processor: "
+        "sub-processor changes, breach notifications, the deletion certificate"),
     # Controller: the vendor decides.
     "marketing": Purpose(
         "controller", "Sales and marketing",
@@ -109,4 +114,13 @@ PURPOSES: dict[str, Purpose] = {
         "operational", "Retention enforcement", "Runs and reports of the retention sweeps"),
     "vendor_register": Purpose(
         "operational", "Sub-processor register", "The sub-processors the vendor engages (Art. 28(2))"),
+    "client_notices": Purpose(
+        "operational", "Notices to clients",
+        "What the vendor told each client and when: sub-processor changes with their objection window "
+        "(Art. 28(2), (4)), breach notifications with their deadlines (Art. 33(2)), the deletion certificate; "
+        "the clients' answers and the tasks their objections raise"),
+    "breach_register": Purpose(
+        "operational", "Breach register",
+        "Personal data breaches: the facts, their effects, the remedial action, the notifications and the "
+        "decisions taken (Art. 33(5), 34)"),
 }

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Tables that describe the export machinery or credentials, not the tenant's data.
 SKIP_TABLES = frozenset({"tenant_exports", "api_tokens", "purge_runs", "deletion_certificates",
-                         "legal_holds", "monthly_aggregates", "audit_entries", "tenants"})
+                         "legal_holds", "monthly_aggregates", "audit_entries", "tenants", "notice_tasks",
+                         "certificate_deliveries"})
 #: Columns never exported: ciphertexts (their plaintext is), blind indexes, secrets.
 SKIP_COLUMN_SUFFIXES = ("_ct", "_bidx", "_hash")
 

@@ -32,6 +32,7 @@ from privacy_saas.extensions import db
 from privacy_saas.lifecycle import certificates
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
 from privacy_saas.lifecycle.service import purge_decision
+from privacy_saas.notices import certificates as certificate_mail
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.usage.models import UsageEvent
@@ -115,6 +116,7 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
 
 def _shred(run: PurgeRun, tenant: Tenant) -> None:
     _fault("before_shred")
+    certificate_mail.seal_recipients(tenant)  # its addresses die with the key: sealed apart, in this transaction
     run.keys_destroyed = destroy_tenant_keys(tenant)
     run.keys_destroyed_at = clock.now()
     run.advance("keys_destroyed")
@@ -301,5 +303,6 @@ def purge_tenant(tenant_id, batch: int = DEFAULT_BATCH, progress: Callable | Non
             _delete_files(run, tenant)
         if not run.reached("certified"):
             _certify(run, tenant)
+            certificate_mail.deliver_now(tenant_id)
     log.info("purge of tenant %s complete (%s)", tenant_id, outcome)
     return "purged"

@@ -10,6 +10,7 @@ from privacy_saas.jobs.queue import enqueue, report_progress
 from privacy_saas.lifecycle import export as exports
 from privacy_saas.lifecycle import purge, service
 from privacy_saas.lifecycle.models import TenantExport
+from privacy_saas.notices import tasks as notices
 from privacy_saas.processor.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -79,4 +80,6 @@ def sweep(dry_run: bool = False) -> dict:
                          detail={"ended": len(report["ended"]), "purges_queued": len(report["purge"]),
                                  "controller_retention": report["controller_retention"]})
         db.session.commit()
+    # Sub-processor changes due, late notices, breach deadline warnings, certificate mail (commits itself).
+    report["notices"] = notices.sweep(dry_run=dry_run)
     return report

@@ -17,7 +17,9 @@ class Subprocessors(MethodView):
     @blp.arguments(SubprocessorQuerySchema, location="query")
     @blp.response(200, SubprocessorSchema(many=True))
     def get(self, query):
-        """List the register (removed entries on request)."""
+        """List the register (removed entries on request), or the register as it stood on a date."""
+        if query.get("as_of"):
+            return service.as_of(query["as_of"])
         return service.list_subprocessors(include_removed=query["include_removed"])
 
     @require_staff("subprocessors.write")

@@ -38,6 +38,7 @@ class SubprocessorUpdateSchema(SubprocessorInputSchema):
 
 class SubprocessorQuerySchema(Schema):
     include_removed = fields.Boolean(load_default=False)
+    as_of = fields.Date(metadata={"description": "The register as it stood at the end of this day (UTC)."})
 
 
 class SubprocessorSchema(Schema):

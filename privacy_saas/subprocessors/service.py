@@ -1,6 +1,8 @@
 """The sub-processor register: list (for staff and tenant admins), add, change, remove."""
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta, timezone
+
 import sqlalchemy as sa
 
 from privacy_saas import audit, clock
@@ -16,12 +18,30 @@ FIELDS = ("name", "purpose", "location", "safeguards", "dpa_signed_on", "last_re
 LIST_FIELDS = ("scopes", "data_categories", "tenant_regions")
 
 
-def list_subprocessors(include_removed: bool = False) -> list[Subprocessor]:
-    """Return the register, newest additions first (read-only view for tenant admins too)."""
+def list_subprocessors(include_removed: bool = False, region: str | None = None) -> list[Subprocessor]:
+    """Return the register, newest additions first (read-only view for tenant admins too).
+
+    With `region`, only the entries that process data of tenants in that region.
+    """
     query = sa.select(Subprocessor).order_by(Subprocessor.added_at.desc(), Subprocessor.name)
     if not include_removed:
         query = query.where(Subprocessor.removed_at.is_(None))
-    return list(db.session.scalars(query))
+    return [e for e in db.session.scalars(query) if serves(e, region)]
+
+
+def serves(entry: Subprocessor, region: str | None) -> bool:
+    """Return whether `entry` processes data of tenants in `region` (no regions listed: every region)."""
+    return region is None or not entry.tenant_regions or region in entry.tenant_regions
+
+
+def as_of(day: date, region: str | None = None) -> list[Subprocessor]:
+    """Return the register as it stood at the end of `day` (UTC): entries added by then and not yet removed."""
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
+    query = (sa.select(Subprocessor)
+             .where(Subprocessor.added_at < end,
+                    sa.or_(Subprocessor.removed_at.is_(None), Subprocessor.removed_at >= end))
+             .order_by(Subprocessor.added_at.desc(), Subprocessor.name))
+    return [e for e in db.session.scalars(query) if serves(e, region)]
 
 
 def get(subprocessor_id) -> Subprocessor:

@@ -9,11 +9,16 @@ from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from privacy_saas.crypto import normalise_email
+from privacy_saas.processor.privacy_contacts.models import MAX_CONTACTS
 from privacy_saas.processor.tenants.models import (
+    DEFAULT_BREACH_NOTICE,
     DEFAULT_RETAIN_AFTER_END,
+    DEFAULT_SUBPROCESSOR_NOTICE,
     DEFAULT_USAGE_RETENTION,
     END_ACTIONS,
     REGIONS,
+    parse_breach_notice,
     parse_period,
 )
 
@@ -43,6 +48,18 @@ class Period(fields.String):
         value = super()._deserialize(value, attr, data, **kwargs)
         try:
             parse_period(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        return value
+
+
+class BreachNotice(fields.String):
+    """An ISO-8601 duration of at most 72 hours, such as `PT48H`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parse_breach_notice(value)
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
         return value
@@ -80,6 +97,24 @@ class PolicySchema(Schema):
     usage_retention = Period(load_default=DEFAULT_USAGE_RETENTION)
 
 
+class NoticesSchema(Schema):
+    """What the contract promises the tenant: notice periods and who receives notices."""
+
+    class Meta:
+        unknown = RAISE
+
+    subprocessor_notice = Period(load_default=DEFAULT_SUBPROCESSOR_NOTICE)
+    breach_notice = BreachNotice(load_default=DEFAULT_BREACH_NOTICE)
+    privacy_contacts = fields.List(fields.Email(validate=validate.Length(max=254)), load_default=list,
+                                   validate=validate.Length(max=MAX_CONTACTS))
+
+    @validates_schema
+    def _contacts_once(self, data, **kwargs):
+        emails = [normalise_email(e) for e in data.get("privacy_contacts", [])]
+        if len(set(emails)) != len(emails):
+            raise ValidationError("lists the same e-mail twice", "privacy_contacts")
+
+
 class AdminSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -98,6 +133,7 @@ class TenantFileSchema(Schema):
     region = fields.String(required=True, validate=validate.OneOf(REGIONS))
     contract = fields.Nested(ContractSchema, required=True)
     policy = fields.Nested(PolicySchema, load_default=lambda: PolicySchema().load({}))
+    notices = fields.Nested(NoticesSchema, load_default=lambda: NoticesSchema().load({}))
     admins = fields.List(fields.Nested(AdminSchema), load_default=list)
 
 
@@ -115,7 +151,11 @@ class TenantSpec:
     end_action: str
     self_service_deletion: bool
     usage_retention: str
+    subprocessor_notice: str = DEFAULT_SUBPROCESSOR_NOTICE
+    breach_notice: str = DEFAULT_BREACH_NOTICE
     admins: tuple[tuple[str, str], ...] = field(default=())
+    #: E-mails of the client's privacy/DPO contacts (personal data: stored sealed, never logged).
+    privacy_contacts: tuple[str, ...] = field(default=())
 
     def tenant_fields(self) -> dict:
         """Return the values the tenant row must hold."""
@@ -128,6 +168,8 @@ class TenantSpec:
             "end_action": self.end_action,
             "self_service_deletion": self.self_service_deletion,
             "usage_retention": self.usage_retention,
+            "subprocessor_notice": self.subprocessor_notice,
+            "breach_notice": self.breach_notice,
         }
 
 
@@ -174,7 +216,7 @@ def load_file(path: Path) -> tuple[TenantSpec | None, list[FileError]]:
     emails = [a["email"].strip().lower() for a in data["admins"]]
     if len(set(emails)) != len(emails):
         return None, [FileError(path, "admins", "lists the same e-mail twice")]
-    contract, policy = data["contract"], data["policy"]
+    contract, policy, notices = data["contract"], data["policy"], data["notices"]
     return TenantSpec(
         path=path,
         slug=data["slug"],
@@ -186,7 +228,10 @@ def load_file(path: Path) -> tuple[TenantSpec | None, list[FileError]]:
         end_action=contract["end_action"],
         self_service_deletion=policy["self_service_deletion"],
         usage_retention=policy["usage_retention"],
+        subprocessor_notice=notices["subprocessor_notice"],
+        breach_notice=notices["breach_notice"],
         admins=tuple((a["email"].strip(), a["name"]) for a in data["admins"]),
+        privacy_contacts=tuple(e.strip() for e in notices["privacy_contacts"]),
     ), []
 
 

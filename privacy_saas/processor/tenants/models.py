@@ -20,6 +20,12 @@ STATUSES = ("active", "ended", "purging", "purged")
 END_ACTIONS = ("delete", "return_then_delete", "anonymise")
 DEFAULT_RETAIN_AFTER_END = TENANT_CONTRACT.default_period
 DEFAULT_USAGE_RETENTION = TENANT_USAGE.default_period
+DEFAULT_SUBPROCESSOR_NOTICE = "P30D"
+DEFAULT_BREACH_NOTICE = "PT48H"
+#: The longest breach notice a contract may promise: the controller itself has 72 hours from
+#: becoming aware to notify its supervisory authority (Art. 33(1)), so a processor promising more
+#: than "without undue delay" within that is promising too little (Art. 33(2)).
+MAX_BREACH_NOTICE = timedelta(hours=72)
 
 
 def parse_period(value: str) -> isodate.Duration | timedelta:
@@ -32,6 +38,24 @@ def parse_period(value: str) -> isodate.Duration | timedelta:
         raise ValueError(f"{value!r} is not an ISO-8601 period such as P12M or P30D") from exc
     if date(2000, 1, 1) + period <= date(2000, 1, 1):
         raise ValueError(f"{value!r} must be a positive period")
+    return period
+
+
+def parse_breach_notice(value: str) -> timedelta:
+    """Parse a breach notice period: an ISO-8601 duration of hours or days up to 72 hours (`PT48H`)."""
+    if not isinstance(value, str) or not value.startswith("P"):
+        raise ValueError(f"{value!r} is not an ISO-8601 duration such as PT48H or P2D")
+    try:
+        period = isodate.parse_duration(value)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an ISO-8601 duration such as PT48H or P2D") from exc
+    if not isinstance(period, timedelta):
+        raise ValueError(f"{value!r}: a breach notice is counted in hours or days, not months or years")
+    if period <= timedelta(0):
+        raise ValueError(f"{value!r} must be a positive duration")
+    if period > MAX_BREACH_NOTICE:
+        raise ValueError(f"{value!r} is longer than PT72H: the controller has 72 hours to notify its "
+                         "supervisory authority (GDPR Art. 33)")
     return period
 
 
@@ -73,6 +97,13 @@ class Tenant(db.Model):
     #: How long usage records are kept while the contract runs (ISO-8601 period).
     usage_retention: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_USAGE_RETENTION,
                                                  info=not_personal())
+    #: Contract term: notice owed before a sub-processor change takes effect (ISO-8601 period, Art. 28(2)).
+    subprocessor_notice: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_SUBPROCESSOR_NOTICE,
+                                                     server_default=DEFAULT_SUBPROCESSOR_NOTICE, info=not_personal())
+    #: Contract term: longest time from the vendor's awareness of a breach to notifying this tenant
+    #: (ISO-8601 duration, at most PT72H; Art. 33(2)).
+    breach_notice: Mapped[str] = mapped_column(sa.String(32), default=DEFAULT_BREACH_NOTICE,
+                                               server_default=DEFAULT_BREACH_NOTICE, info=not_personal())
     #: When the status became `ended`.
     ended_at: Mapped[datetime | None] = mapped_column(info=not_personal())
     #: When the purge started.
@@ -91,6 +122,14 @@ class Tenant(db.Model):
         if self.contract_end is None:
             return None
         return self.contract_end + parse_period(self.retain_after_end) + timedelta(days=1)
+
+    def subprocessor_notice_ends(self, notified_on: date) -> date:
+        """Return the first day a sub-processor change notified on `notified_on` may take effect."""
+        return notified_on + parse_period(self.subprocessor_notice)
+
+    def breach_deadline(self, aware_at: datetime) -> datetime:
+        """Return when this tenant must have been notified of a breach the vendor became aware of at `aware_at`."""
+        return aware_at + parse_breach_notice(self.breach_notice)
 
     def contract_has_ended(self, today: date | None = None) -> bool:
         """Return whether the last contract day is in the past."""

@@ -16,6 +16,11 @@ class PolicySchema(Schema):
     usage_retention = fields.String()
 
 
+class NoticeTermsSchema(Schema):
+    subprocessor_notice = fields.String()
+    breach_notice = fields.String()
+
+
 class TenantSchema(Schema):
     id = fields.UUID()
     slug = fields.String()
@@ -24,6 +29,7 @@ class TenantSchema(Schema):
     status = fields.String()
     contract = fields.Function(lambda t: ContractSchema().dump(t))
     policy = fields.Function(lambda t: PolicySchema().dump(t))
+    notices = fields.Function(lambda t: NoticeTermsSchema().dump(t))
     purge_due_on = fields.Date(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
     purged_at = fields.DateTime(allow_none=True)

@@ -10,6 +10,7 @@ from privacy_saas import audit, clock
 from privacy_saas.crypto.service import create_tenant_keys
 from privacy_saas.errors import NotFound
 from privacy_saas.extensions import db
+from privacy_saas.processor.privacy_contacts import service as privacy_contacts
 from privacy_saas.processor.tenants.files import TenantSpec
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import service as users
@@ -94,6 +95,11 @@ def plan(specs: list[TenantSpec]) -> list[Change]:
             missing = users.admins_to_provision(tenant, spec.admins)
             if missing:
                 diff["admins"] = (len(spec.admins) - len(missing), len(spec.admins))
+        added, removed = privacy_contacts.file_changes(tenant, spec.privacy_contacts)
+        if added or removed:
+            # Counts only: the addresses are personal data and plan output lands in terminals and CI logs.
+            diff["privacy_contacts"] = (len(spec.privacy_contacts) - len(added) + len(removed),
+                                        f"{len(spec.privacy_contacts)} (+{len(added)} -{len(removed)})")
         changes.append(Change(spec.slug, "update" if diff else "unchanged", diff))
     for slug, tenant in sorted(existing.items()):
         changes.append(Change(slug, "orphaned", note=f"(no file; {tenant.status}; never deleted by apply)"))
@@ -117,11 +123,12 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
                          detail={"status": tenant.status, "end_action": tenant.end_action})
             if tenant.accepts_writes:
                 users.ensure_admins(tenant, spec.admins)
+            privacy_contacts.sync_file(tenant, spec.privacy_contacts)
             log.info("tenant %s created from %s", tenant.slug, spec.path.name)
         elif change.action == "update":
             tenant = get_by_slug(change.slug)
             for key, (_old, new) in change.changes.items():
-                if key not in ("status", "admins"):
+                if key not in ("status", "admins", "privacy_contacts"):
                     setattr(tenant, key, new)
             move = change.changes.get("status")
             if move and move[1] == "ended":
@@ -133,6 +140,8 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
             if "admins" in change.changes:
                 # Each admin named in the file exists as an admin; new ones get a set-password link.
                 users.ensure_admins(tenant, spec.admins)
+            if "privacy_contacts" in change.changes:
+                privacy_contacts.sync_file(tenant, spec.privacy_contacts)
             log.info("tenant %s updated: %s", tenant.slug, ", ".join(change.changes))
     db.session.flush()
     return changes

@@ -1,0 +1,27 @@
+"""Checks on what staff write into notices: they reach every affected client, so no personal data."""
+from __future__ import annotations
+
+import re
+
+from privacy_saas.errors import AppError
+
+#: Anything shaped like an e-mail address: the personal data most often pasted into incident notes.
+_EMAIL = re.compile(r"[^\s@<>()\[\]]+@[^\s@<>()\[\]]+\.[A-Za-z]{2,}")
+
+
+def invalid(message: str, **errors: str) -> AppError:
+    """Return a 400 naming the offending fields."""
+    return AppError(message, code="invalid_input", errors={k: [v] for k, v in errors.items()})
+
+
+def check_no_addresses(values: dict) -> None:
+    """Refuse text fields (or lists of text) holding an e-mail address: notices carry no personal data."""
+    bad = {}
+    for name, value in values.items():
+        texts = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(t, str) and _EMAIL.search(t) for t in texts):
+            bad[name] = ("must not contain an e-mail address: notices carry no personal data of data subjects; "
+                         "describe people by category and number")
+    if bad:
+        raise AppError("notices carry no personal data", code="personal_data_in_notice",
+                       errors={k: [v] for k, v in bad.items()})

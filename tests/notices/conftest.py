@@ -1,0 +1,86 @@
+"""Fixtures of the notices tests: tenants with admins and privacy contacts, staff tokens, the outbox."""
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import date, datetime, timezone
+
+import pytest
+
+from privacy_saas import clock
+from privacy_saas.auth import tokens
+from privacy_saas.processor.privacy_contacts import service as privacy_contacts
+from tests.helpers import bearer
+from tests.processor.conftest import make_keyed_tenant, make_token, make_user  # noqa: F401  (shared fixtures)
+
+TODAY = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+#: A new sub-processor, as the API takes it.
+CHANGE = {"action": "add", "name": "MailCo", "purpose": "transactional e-mail delivery", "country": "IE",
+          "location": "Ireland (Dublin)", "transfer_mechanism": "none needed (EEA)",
+          "data_categories": ["contact_details", "identity"]}
+
+
+@pytest.fixture(autouse=True)
+def _eager(app, monkeypatch):
+    # Notices are mailed by a job after commit: run it in this thread, in this test's transaction.
+    monkeypatch.setitem(app.config, "JOBS_EAGER", True)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    clock.travel_to(TODAY)
+
+
+@pytest.fixture
+def outbox(app, tmp_path, monkeypatch):
+    """The mail written during the test: a list of parsed messages, oldest first (call it)."""
+    directory = tmp_path / "outbox"
+    monkeypatch.setitem(app.config, "OUTBOX_DIR", str(directory))
+
+    def read():
+        if not directory.exists():
+            return []
+        return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                for p in sorted(directory.iterdir())]
+
+    return read
+
+
+@pytest.fixture
+def staff_headers(session, make_staff):
+    """Bearer headers of a new staff member of `role`."""
+
+    def make(role: str = "dpo"):
+        staff, _ = make_staff(role)
+        token = tokens.issue(kind="staff", name="t", staff_id=staff.id)[1]
+        session.commit()
+        return bearer(token)
+
+    return make
+
+
+@pytest.fixture
+def dpo(staff_headers):
+    return staff_headers("dpo")
+
+
+@pytest.fixture
+def client_org(make_keyed_tenant, make_user, make_token, session):
+    """A tenant with an admin, a privacy contact and a token: client_org(slug, **tenant fields)."""
+
+    def make(slug: str, *, contact: str | None = None, **fields):
+        fields.setdefault("name", f"{slug.title()} Ltd")
+        fields.setdefault("contract_start", date(2025, 1, 1))
+        tenant = make_keyed_tenant(slug, **fields)
+        make_user(tenant, f"admin@{slug}.example", role="admin")
+        privacy_contacts.add(tenant, contact or f"dpo@{slug}.example", actor=("test", None))
+        session.commit()
+        tenant.token = make_token(tenant)
+        return tenant
+
+    return make
+
+
+def mails_to(messages, address: str) -> list:
+    return [m for m in messages if m["To"] == address]
