@@ -78,8 +78,8 @@ def run_size(app, db, tenants: int, runs: int) -> dict:
 
         def publish():
             changes.propose({"action": "add", "name": f"Provider {run}", "purpose": "e-mail delivery",
-                             "country": "Ireland", "transfer_mechanism": "none needed (EEA)",
-                             "data_categories": ["e-mail address"], "effective_on": clock.today() + timedelta(days=31)})
+                             "country": "IE", "transfer_mechanism": "none needed (EEA)",
+                             "data_categories": ["contact_details"], "effective_on": clock.today() + timedelta(days=31)})
             db.session.commit()
 
         figures["publish"].append(timed(publish))

@@ -53,6 +53,11 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+def invalid(message: str, **errors: str) -> AppError:
+    """Return a 400 naming each offending field with its message."""
+    return AppError(message, code="invalid_input", errors={k: [v] for k, v in errors.items()})
+
+
 def problem(status: int, code: str, message: str, errors: dict | None = None):
     """Return a JSON problem response."""
     body = {"status": status, "code": code, "message": message}

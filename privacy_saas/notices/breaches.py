@@ -16,12 +16,12 @@ import sqlalchemy as sa
 
 from privacy_saas import audit, clock
 from privacy_saas.audit.service import current_actor_label
-from privacy_saas.errors import Conflict, NotFound
+from privacy_saas.errors import Conflict, NotFound, invalid
 from privacy_saas.extensions import db
 from privacy_saas.notices import delivery
 from privacy_saas.notices.mails import dpo_contact
 from privacy_saas.notices.models import AUTHORITY_DEADLINE, Breach, BreachUpdate, Notice
-from privacy_saas.notices.validation import check_no_addresses, invalid
+from privacy_saas.notices.validation import check_no_addresses
 from privacy_saas.processor.tenants.models import Tenant
 
 log = logging.getLogger(__name__)

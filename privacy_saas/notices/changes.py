@@ -7,6 +7,7 @@ may acknowledge or object; the scheduler applies it to the register on its date.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -14,14 +15,15 @@ import sqlalchemy as sa
 
 from privacy_saas import audit, clock
 from privacy_saas.audit.service import current_actor_label
-from privacy_saas.errors import AppError, Conflict, NotFound
+from privacy_saas.errors import AppError, Conflict, NotFound, invalid
 from privacy_saas.extensions import db
 from privacy_saas.notices import delivery
 from privacy_saas.notices.models import Notice, NoticeTask, SubprocessorChange
-from privacy_saas.notices.validation import check_no_addresses, invalid
+from privacy_saas.notices.validation import check_no_addresses
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.subprocessors import service as register
-from privacy_saas.subprocessors.models import Subprocessor
+from privacy_saas.subprocessors.models import COUNTRY_CODE, Subprocessor
+from privacy_saas.subprocessors.schemas import DATA_CATEGORIES
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,14 @@ def propose(data: dict, *, publish: bool = True) -> SubprocessorChange:
             raise AppError("the new sub-processor must be described", code="invalid_input",
                            errors={k: ["required for add and replace"] for k in missing})
         described = {k: data[k].strip() for k in DESCRIBED}
+        described["country"] = described["country"].upper()
+        if not re.fullmatch(COUNTRY_CODE, described["country"]):
+            raise invalid("the country is an ISO 3166-1 alpha-2 code, as in the register",
+                          country="an ISO 3166-1 alpha-2 code such as IE or US")
+        unknown = sorted(set(data.get("data_categories") or []) - set(DATA_CATEGORIES))
+        if unknown:
+            raise invalid("unknown data categories", data_categories=f"not data-map categories: {', '.join(unknown)}; "
+                                                                      f"known: {', '.join(DATA_CATEGORIES)}")
         described["location"] = (data.get("location") or "").strip() or described["country"]
         described["data_categories"] = sorted(set(data.get("data_categories") or []))
         # A replacement serves the regions of the entry it replaces unless told otherwise.

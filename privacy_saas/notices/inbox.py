@@ -9,10 +9,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from privacy_saas import audit, clock
-from privacy_saas.errors import Conflict, NotFound
+from privacy_saas.errors import Conflict, NotFound, invalid
 from privacy_saas.extensions import db
 from privacy_saas.notices.models import Notice, NoticeTask, SubprocessorChange
-from privacy_saas.notices.validation import invalid
 from privacy_saas.processor.tenants.gates import ensure_readable
 from privacy_saas.processor.tenants.models import Tenant
 

@@ -7,10 +7,10 @@ import sqlalchemy as sa
 
 from privacy_saas import audit
 from privacy_saas.audit.service import current_actor_label
-from privacy_saas.errors import NotFound
+from privacy_saas.errors import NotFound, invalid
 from privacy_saas.extensions import db
 from privacy_saas.notices.models import Notice, NoticeTask, SubprocessorChange
-from privacy_saas.notices.validation import check_no_addresses, invalid
+from privacy_saas.notices.validation import check_no_addresses
 from privacy_saas.processor.tenants.models import Tenant
 
 

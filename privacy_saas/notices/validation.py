@@ -9,11 +9,6 @@ from privacy_saas.errors import AppError
 _EMAIL = re.compile(r"[^\s@<>()\[\]]+@[^\s@<>()\[\]]+\.[A-Za-z]{2,}")
 
 
-def invalid(message: str, **errors: str) -> AppError:
-    """Return a 400 naming the offending fields."""
-    return AppError(message, code="invalid_input", errors={k: [v] for k, v in errors.items()})
-
-
 def check_no_addresses(values: dict) -> None:
     """Refuse text fields (or lists of text) holding an e-mail address: notices carry no personal data."""
     bad = {}
