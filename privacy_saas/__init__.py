@@ -50,7 +50,7 @@ def _start_embedded_scheduler(app: Flask) -> None:
     """Without Redis there is no worker: `make run` asks the web process to sweep periodically."""
     interval = float(os.environ.get("PRIVACY_SAAS_EMBEDDED_SCHEDULER") or 0)
     if interval > 0 and not app.config.get("REDIS_URL") and not app.config.get("TESTING"):
-        from privacy_saas.jobs.worker import start_scheduler
+        from privacy_saas.jobs.scheduler import start_scheduler
 
         start_scheduler(app, interval)
 
@@ -163,6 +163,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(scim_bp)
     csrf.exempt(scim_bp)  # bearer tokens only
+    from privacy_saas.console.jobs_views import bp as jobs_console_bp
     from privacy_saas.console.notices_views import bp as notices_console_bp
     from privacy_saas.console.tenant_notices_views import bp as tenant_notices_bp
     from privacy_saas.console.tenant_views import bp as tenant_console_bp
@@ -171,6 +172,7 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.console.records_views import tenant_bp as inventory_console_bp
 
     app.register_blueprint(console_bp)
+    app.register_blueprint(jobs_console_bp)
     app.register_blueprint(tenant_console_bp)
     app.register_blueprint(tenant_notices_bp)
     app.register_blueprint(notices_console_bp)

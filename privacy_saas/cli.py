@@ -238,13 +238,15 @@ def register(app: Flask) -> None:
     """Attach the command groups to the app's CLI."""
     from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_cli
     from privacy_saas.crypto.cli import keys_cli
-    from privacy_saas.lifecycle.cli import certificates_cli, purge_cli, worker_cmd
+    from privacy_saas.jobs.cli import jobs_cli, worker_cmd
+    from privacy_saas.lifecycle.cli import certificates_cli, purge_cli
     from privacy_saas.notices.cli import breaches_cli, subprocessors_cli
     from privacy_saas.records.cli import records_cli
     from privacy_saas.rights.cli import dsr_cli
 
     for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd,
-                  controller_cli, contacts_cli, retention_cli, dsr_cli, records_cli, breaches_cli, subprocessors_cli):
+                  jobs_cli, controller_cli, contacts_cli, retention_cli, dsr_cli, records_cli, breaches_cli,
+                  subprocessors_cli):
         app.cli.add_command(group)
 
 

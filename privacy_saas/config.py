@@ -96,8 +96,25 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "MAIL_SMTP_STARTTLS": os.environ.get("MAIL_SMTP_STARTTLS", "1") != "0",
         "MAIL_FROM": os.environ.get("MAIL_FROM", "privacy_saas <no-reply@privacy-saas.invalid>"),
         "EXPORT_DIR": os.environ.get("PRIVACY_SAAS_EXPORT_DIR", str(ipath / "exports")),
-        #: A purge worker that dies keeps the tenant locked for at most this long.
-        "PURGE_LEASE_SECONDS": float(os.environ.get("PRIVACY_SAAS_PURGE_LEASE_SECONDS", 120)),
+        # Background work (README, "Operating notes"): how long a dead worker's purge stays locked
+        # (the lease is renewed at every step and batch), when a purge counts as stuck, how often a
+        # running job beats and when a silent one is taken back, when a dispatched job unknown to
+        # Redis is handed over again, how often dispatchers look, the retry backoff, RQ's time limit.
+        "PURGE_LEASE_SECONDS": _seconds("PRIVACY_SAAS_PURGE_LEASE_SECONDS", 60),
+        "PURGE_STUCK_SECONDS": _seconds("PRIVACY_SAAS_PURGE_STUCK_SECONDS", 900),
+        "JOB_HEARTBEAT_SECONDS": _seconds("PRIVACY_SAAS_JOB_HEARTBEAT_SECONDS", 10),
+        "JOB_LOST_AFTER_SECONDS": _seconds("PRIVACY_SAAS_JOB_LOST_AFTER_SECONDS", 60),
+        "JOB_DISPATCH_TIMEOUT_SECONDS": _seconds("PRIVACY_SAAS_JOB_DISPATCH_TIMEOUT_SECONDS", 60),
+        "JOB_POLL_SECONDS": _seconds("PRIVACY_SAAS_JOB_POLL_SECONDS", 2),
+        "JOB_RETRY_BASE_SECONDS": _seconds("PRIVACY_SAAS_JOB_RETRY_BASE_SECONDS", 10),
+        "JOB_RETRY_MAX_SECONDS": _seconds("PRIVACY_SAAS_JOB_RETRY_MAX_SECONDS", 900),
+        "JOB_TIMEOUT_SECONDS": _seconds("PRIVACY_SAAS_JOB_TIMEOUT_SECONDS", 3600),
+        # With Redis down, sign-in keeps its limits in each process's memory (see README) rather
+        # than failing: the account lockout in the database still bounds guessing per account.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # A stuck Redis must not hold a sign-in for long before the fallback takes over.
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}
+        if os.environ.get("REDIS_URL") else {},
         # Who the vendor is, for the Art. 30 records (name and contact details of the controller/processor,
         # its DPO and its EU/UK representative) and where it is established (transfers are counted from there).
         "VENDOR_NAME": os.environ.get("PRIVACY_SAAS_VENDOR_NAME") or None,
@@ -106,3 +123,17 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "VENDOR_REPRESENTATIVE": os.environ.get("PRIVACY_SAAS_VENDOR_REPRESENTATIVE") or None,
         "VENDOR_REGION": os.environ.get("PRIVACY_SAAS_VENDOR_REGION", "eu"),
     }
+
+
+def _seconds(name: str, default: float) -> float:
+    """Read a duration in seconds from the environment; refuse anything but a number >= 0."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses NaN
+        raise ValueError(f"{name} must be a number of seconds (0 or more), not {raw!r}")
+    return value

@@ -3,22 +3,30 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
 from privacy_saas.extensions import db
+from privacy_saas.jobs import service as jobs
+from privacy_saas.jobs.queue import ping
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the database and the job queue are reachable."""
+    """Report whether the database and the job queue are reachable, and how the scheduler is doing.
+
+    The status code answers for this web process only (its database and queue): workers being
+    down must not take a web node out of a load balancer. `scheduler` says whether any worker
+    beats and when the fleet last swept, for monitoring to alert on.
+    """
     checks = {}
+    scheduler = {"state": "unknown"}
     try:
         db.session.execute(sa.text("SELECT 1"))
         checks["database"] = "ok"
+        scheduler = jobs.scheduler_state()
     except sa.exc.SQLAlchemyError:
         db.session.rollback()
         checks["database"] = "unavailable"
-    from privacy_saas.jobs.queue import ping
-
     checks["queue"] = "ok" if ping(current_app) else "unavailable"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks}), 200 if healthy else 503
+    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks, "scheduler": scheduler}), \
+        200 if healthy else 503

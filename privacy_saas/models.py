@@ -6,6 +6,7 @@ from privacy_saas.controller.records.models import BillingRecord, WebsiteActivit
 from privacy_saas.controller.retention.models import RetentionSweep  # noqa: F401
 from privacy_saas.controller.suppression.models import Suppression, SuppressionKeyCheck  # noqa: F401
 from privacy_saas.crypto.models import DataKey, KeyRotation  # noqa: F401
+from privacy_saas.jobs.models import Job, WorkerHeartbeat  # noqa: F401
 from privacy_saas.lifecycle.models import (  # noqa: F401
     DeletionCertificate,
     LegalHold,

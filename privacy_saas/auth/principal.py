@@ -30,6 +30,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "breaches.read": frozenset({"account_manager", "dpo", "admin"}),
     "breaches.write": frozenset({"dpo", "admin"}),
     "objections.manage": frozenset({"account_manager", "dpo", "admin"}),
+    "jobs.manage": frozenset({"admin"}),
 }
 
 #: last_used_at is written at most this often, to keep token checks off the write path.

@@ -14,6 +14,7 @@ from privacy_saas.auth.principal import CAPABILITIES, load_principal
 from privacy_saas.console.forms import ConfirmForm, EndContractForm, LegalHoldForm, LoginForm
 from privacy_saas.extensions import db, limiter
 from privacy_saas.lifecycle import service as lifecycle
+from privacy_saas.lifecycle import tasks as lifecycle_tasks
 from privacy_saas.processor.tenants import service as tenant_service
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -107,6 +108,7 @@ def tenant(slug: str):
     certificate = lifecycle.certificate(found) if found.status == "purged" else None
     return render_template("console/tenant.html", tenant=found, holds=lifecycle.list_holds(found),
                            decision=lifecycle.purge_decision(found), certificate=certificate,
+                           purge=lifecycle_tasks.purge_status(found),
                            hold_form=LegalHoldForm(), end_form=EndContractForm(), confirm=ConfirmForm())
 
 

@@ -52,9 +52,11 @@ def rotate_tenant(slug, background, batch_size):
     scope = tenant_scope(tenant.id)
     if background:
         rotation = tasks.start_rotation(scope)
+        # One transaction: the rotation started and its job owed, or neither.
+        job = enqueue("privacy_saas.crypto.tasks.rotate_scope_job", scope, tenant_id=tenant.id,
+                      dedupe=f"rotate:{scope}")
         db.session.commit()
-        job_id = enqueue("privacy_saas.crypto.tasks.rotate_scope_job", scope)
-        click.echo(f"rotation to data key version {rotation.to_version} queued as job {job_id}")
+        click.echo(f"rotation to data key version {rotation.to_version} queued as job {job.id}")
         return
     total = tasks.count_rows(scope)
     with tqdm(total=total, unit="row", desc=f"re-encrypting {slug}") as bar:

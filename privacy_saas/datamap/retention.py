@@ -12,6 +12,7 @@ from dataclasses import dataclass
 PURGE = "privacy_saas.lifecycle.purge (post-contract purge)"
 USAGE_SWEEP = "privacy_saas.processor.usage.service.delete_expired_usage (daily, while the contract runs)"
 CONTROLLER_SWEEP = "privacy_saas.controller.retention (quarterly sweep)"
+SCHEDULER_SWEEP = "privacy_saas.jobs.scheduler (lifecycle sweep, every few minutes)"
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ CERTIFICATE_DELIVERY = RetentionRule(
     "From the purge's crypto-shred until the deletion certificate is mailed: the addresses are sealed under a key "
     "of their own, destroyed once it is sent; the row stays, without them, as proof of delivery",
     enforced_by=("privacy_saas.notices.certificates (after the purge, and each scheduler sweep until mailed)",))
+JOB_RECORD = RetentionRule(
+    "job_record", "operational",
+    "Until the job finishes; then 7 days if done, 90 days if it failed for good; a worker's heartbeat 7 days "
+    "after its last beat (no personal data: ids only)",
+    default_period="P7D", enforced_by=(SCHEDULER_SWEEP,))
 PLATFORM_RECORD = RetentionRule(
     "platform_record", "operational", "Kept for the life of the installation (no personal data)")
 
@@ -111,4 +117,4 @@ PLATFORM_RECORD = RetentionRule(
 RULES: dict[str, RetentionRule] = {rule.name: rule for rule in (
     TENANT_CONTRACT, TENANT_USAGE, TENANT_RECORD, API_TOKEN, CONTACTS_UNCONFIRMED, CONTACTS_NO_CONTACT,
     WEBSITE_ACTIVITY, BILLING_RECORDS, SUPPRESSION_LIST, DSR_RECORD, DSR_TASK, STAFF_ACCOUNT, AUDIT_TRAIL,
-    KEY_MATERIAL, NOTICE_RECORD, CERTIFICATE_DELIVERY, PLATFORM_RECORD)}
+    KEY_MATERIAL, NOTICE_RECORD, CERTIFICATE_DELIVERY, JOB_RECORD, PLATFORM_RECORD)}

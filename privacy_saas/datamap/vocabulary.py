@@ -112,6 +112,10 @@ PURPOSES: dict[str, Purpose] = {
         "Contract end, legal holds, the post-contract purge and its signed deletion certificate"),
     "retention_enforcement": Purpose(
         "operational", "Retention enforcement", "Runs and reports of the retention sweeps"),
+    "background_work": Purpose(
+        "operational", "Background work",
+        "The durable record of work owed by a change (purges, exports, retention sweeps, key rotations: ids "
+        "only) and the liveness of the workers that do it"),
     "vendor_register": Purpose(
         "operational", "Sub-processor register", "The sub-processors the vendor engages (Art. 28(2))"),
     "client_notices": Purpose(

@@ -4,13 +4,14 @@ from flask.views import MethodView
 
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.auth.principal import require_staff, require_tenant
-from privacy_saas.lifecycle import certificates, service
+from privacy_saas.lifecycle import certificates, service, tasks
 from privacy_saas.lifecycle import export as exports
 from privacy_saas.lifecycle.schemas import (
     EndContractSchema,
     ExportSchema,
     LegalHoldInSchema,
     LegalHoldSchema,
+    PurgeStatusSchema,
     SignedCertificateSchema,
 )
 from privacy_saas.processor.tenants import service as tenants
@@ -61,6 +62,15 @@ class Certificate(MethodView):
     def get(self, slug):
         """The signed deletion certificate of a purged tenant."""
         return service.certificate(tenants.get_by_slug(slug)).document
+
+
+@blp.route("/tenants/<string:slug>/purge")
+class PurgeStatus(MethodView):
+    @blp.response(200, PurgeStatusSchema)
+    @require_staff("tenants.read")
+    def get(self, slug):
+        """Where the tenant's purge stands: its run (step, lease), its job (attempts, last error, next try)."""
+        return tasks.purge_status(tenants.get_by_slug(slug))
 
 
 @blp.route("/signing-key")

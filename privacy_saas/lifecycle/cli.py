@@ -1,4 +1,4 @@
-"""`privacy-saas purge ...`, `certificates verify`, `worker`."""
+"""`privacy-saas purge ...`, `certificates verify`."""
 from __future__ import annotations
 
 import json
@@ -23,7 +23,7 @@ def purge_cli():
 @with_appcontext
 def purge_due(dry_run):
     """End contracts that are over and queue every purge that is due."""
-    from privacy_saas.lifecycle.tasks import sweep
+    from privacy_saas.jobs.scheduler import sweep
 
     report = sweep(dry_run=dry_run)
     if dry_run:
@@ -33,9 +33,13 @@ def purge_due(dry_run):
         click.echo(f"{verb} end contract  {slug}")
     for slug in report["purge"]:
         click.echo(f"{verb} queue purge   {slug}")
+    for slug in report["purge_owed"]:
+        click.echo(f"purge owed        {slug} (queued earlier, not finished)")
+    for slug in report["stuck"]:
+        click.echo(f"STUCK purge       {slug} (no worker holds its lease; see `privacy-saas jobs status`)")
     for line in report["held_or_waiting"]:
         click.echo(f"not purged        {line}")
-    if not any(report[k] for k in ("ended", "purge", "held_or_waiting")):
+    if not any(report[k] for k in ("ended", "purge", "purge_owed", "held_or_waiting")):
         click.echo("nothing due")
 
 
@@ -110,19 +114,3 @@ def certificates_verify(file, public_key):
         return
     click.echo("INVALID: the signature does not match this certificate and key", err=True)
     sys.exit(1)
-
-
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
-@click.option("--sweep-interval", default=300.0, show_default=True,
-              help="Seconds between scheduler sweeps (0: no sweeps from this worker).")
-@with_appcontext
-def worker_cmd(burst, sweep_interval):
-    """Run a background worker (RQ on REDIS_URL) with the scheduler."""
-    from privacy_saas.cli import fail
-    from privacy_saas.jobs.worker import run_worker
-
-    try:
-        run_worker(current_app._get_current_object(), burst=burst, sweep_interval=sweep_interval or None)
-    except RuntimeError as exc:
-        fail(str(exc))

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 #: Tables that describe the export machinery or credentials, not the tenant's data.
 SKIP_TABLES = frozenset({"tenant_exports", "api_tokens", "purge_runs", "deletion_certificates",
                          "legal_holds", "monthly_aggregates", "audit_entries", "tenants", "notice_tasks",
-                         "certificate_deliveries"})
+                         "certificate_deliveries", "jobs"})
 #: Columns never exported: ciphertexts (their plaintext is), blind indexes, secrets.
 SKIP_COLUMN_SUFFIXES = ("_ct", "_bidx", "_hash")
 
@@ -57,7 +57,7 @@ def request_export(tenant: Tenant, requested_by: str | None) -> TenantExport:
     db.session.add(export)
     db.session.flush()
     audit.record("export.request", tenant_id=tenant.id, targets=[export.id])
-    enqueue("privacy_saas.lifecycle.tasks.build_export", str(tenant.id), str(export.id))
+    enqueue("privacy_saas.lifecycle.tasks.build_export", str(tenant.id), str(export.id), tenant_id=tenant.id)
     return export
 
 

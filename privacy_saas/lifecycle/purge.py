@@ -48,7 +48,15 @@ DROP_ATTEMPTS = 10
 
 
 class PurgeBusy(Exception):
-    """Another worker holds this tenant's purge lease."""
+    """Another worker holds this tenant's purge lease, until `lease_until`."""
+
+    def __init__(self, message: str, lease_until: datetime):
+        super().__init__(message)
+        self.lease_until = lease_until
+
+
+class LeaseLost(RuntimeError):
+    """This run's lease ran out and another worker took it: this run stops, the other goes on."""
 
 
 def purge_tables() -> list[sa.Table]:
@@ -74,7 +82,7 @@ def _worker_id() -> str:
 
 
 def _lease() -> timedelta:
-    return timedelta(seconds=current_app.config.get("PURGE_LEASE_SECONDS", 120))
+    return timedelta(seconds=current_app.config["PURGE_LEASE_SECONDS"])
 
 
 def _take_lease(run: PurgeRun, worker: str) -> bool:
@@ -108,7 +116,8 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
         audit.record("purge.started", tenant_id=tenant.id, targets=[run.id], actor=("system", worker))
     elif not _take_lease(run, worker):
         db.session.commit()
-        raise PurgeBusy(f"tenant {tenant.slug} is being purged by {run.locked_by}")
+        raise PurgeBusy(f"tenant {tenant.slug} is being purged by {run.locked_by} (lease until "
+                        f"{run.lease_until.isoformat()})", run.lease_until)
     run.attempts += 1
     db.session.commit()
     return run, "started" if run.attempts == 1 else "resumed"
@@ -156,10 +165,46 @@ def _aggregate(run: PurgeRun, tenant: Tenant) -> None:
     _fault("after_aggregate")
 
 
+def _renew(run_id, **values) -> None:
+    """Extend this worker's lease (with `values`, in the current transaction); LeaseLost if it is no longer ours.
+
+    The lease is short (a dead worker's purge resumes within a minute or so), so it is renewed at
+    every step and batch. A run whose lease another worker took stops at its next renewal, before
+    its batch commits: two runs never both count what they delete.
+    """
+    renewed = db.session.execute(
+        sa.update(PurgeRun).where(PurgeRun.id == run_id, PurgeRun.locked_by == _worker_id())
+        .values(lease_until=clock.now() + _lease(), **values)
+        .execution_options(synchronize_session=False)).rowcount
+    if renewed != 1:
+        raise LeaseLost(f"purge {run_id}: the lease of {_worker_id()} ran out and another worker took it")
+
+
 def _checkpoint(run_id, deleted: dict) -> None:
-    db.session.execute(sa.update(PurgeRun).where(PurgeRun.id == run_id)
-                       .values(rows_deleted=dict(deleted), lease_until=clock.now() + _lease())
-                       .execution_options(synchronize_session=False))
+    _renew(run_id, rows_deleted=dict(deleted))
+
+
+def _release(run_id) -> None:
+    """Give up this worker's lease after a failure, so the retry need not wait for it to run out."""
+    try:
+        db.session.rollback()
+        db.session.execute(sa.update(PurgeRun).where(PurgeRun.id == run_id, PurgeRun.locked_by == _worker_id())
+                           .values(locked_by=None, lease_until=None).execution_options(synchronize_session=False))
+        db.session.commit()
+    except sa.exc.SQLAlchemyError as error:
+        db.session.rollback()
+        log.warning("purge %s: lease not released (%s); it runs out by itself", run_id, type(error).__name__)
+
+
+def stuck_purges() -> list[tuple[Tenant, PurgeRun]]:
+    """Return unfinished purges older than PURGE_STUCK_SECONDS that no worker holds: nobody is on them."""
+    now = clock.now()
+    return list(db.session.execute(
+        sa.select(Tenant, PurgeRun).join(PurgeRun, PurgeRun.tenant_id == Tenant.id)
+        .where(PurgeRun.finished_at.is_(None),
+               PurgeRun.started_at < now - timedelta(seconds=current_app.config["PURGE_STUCK_SECONDS"]),
+               sa.or_(PurgeRun.lease_until.is_(None), PurgeRun.lease_until < now))
+        .order_by(PurgeRun.started_at)).all())
 
 
 def _drop_partition(run_id, tenant_id, deleted: dict) -> int | None:
@@ -288,21 +333,33 @@ def purge_tenant(tenant_id, batch: int = DEFAULT_BATCH, progress: Callable | Non
         log.info("purge of tenant %s not run: %s", tenant_id, outcome)
         return outcome
     tenant = db.session.get(Tenant, tenant_id)
+    run_id = run.id
     started = time.perf_counter()
-    # The purge reads and deletes the tenant's rows across its own tables: lifted, audited.
-    with rls.bypass("purge", tenant_id=tenant_id):
-        if not run.reached("keys_destroyed"):
-            _shred(run, tenant)
-            log.info("purge %s: keys destroyed %.1f ms after start", run.id,
-                     (time.perf_counter() - started) * 1000)
-        if not run.reached("aggregated"):
-            _aggregate(run, tenant)
-        if not run.reached("rows_deleted"):
-            _delete_rows(run, tenant, batch, progress)
-        if not run.reached("files_deleted"):
-            _delete_files(run, tenant)
-        if not run.reached("certified"):
-            _certify(run, tenant)
-            certificate_mail.deliver_now(tenant_id)
+    try:
+        # The purge reads and deletes the tenant's rows across its own tables: lifted, audited.
+        with rls.bypass("purge", tenant_id=tenant_id):
+            if not run.reached("keys_destroyed"):
+                _renew(run_id)
+                _shred(run, tenant)
+                log.info("purge %s: keys destroyed %.1f ms after start", run.id,
+                         (time.perf_counter() - started) * 1000)
+            if not run.reached("aggregated"):
+                _renew(run_id)
+                _aggregate(run, tenant)
+            if not run.reached("rows_deleted"):
+                _renew(run_id)
+                _delete_rows(run, tenant, batch, progress)
+            if not run.reached("files_deleted"):
+                _renew(run_id)
+                _delete_files(run, tenant)
+            if not run.reached("certified"):
+                _renew(run_id)
+                _certify(run, tenant)
+                certificate_mail.deliver_now(tenant_id)
+    except Exception:
+        # Whatever failed (the database, the key store, a bug), the job's retry resumes from the
+        # last checkpoint; it need not wait for this worker's lease to run out.
+        _release(run_id)
+        raise
     log.info("purge of tenant %s complete (%s)", tenant_id, outcome)
     return "purged"

@@ -36,3 +36,41 @@ class ExportSchema(Schema):
     ready_at = fields.DateTime(allow_none=True)
     size_bytes = fields.Integer(allow_none=True)
     downloads = fields.Integer()
+
+
+class PurgeRunSchema(Schema):
+    step = fields.String(metadata={"description": "Last step completed (started, keys_destroyed, aggregated, "
+                                                  "rows_deleted, files_deleted, certified)."})
+    attempts = fields.Integer(metadata={"description": "Runs that worked on this purge."})
+    started_at = fields.DateTime()
+    keys_destroyed_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    locked_by = fields.String(allow_none=True, metadata={"description": "Worker holding the lease (host:pid)."})
+    lease_until = fields.DateTime(allow_none=True)
+    rows_deleted_total = fields.Function(lambda run: sum(run.rows_deleted.values()))
+
+
+class PurgeJobSchema(Schema):
+    id = fields.UUID()
+    status = fields.String(metadata={"description": "pending, dispatched, running, done or dead."})
+    attempts = fields.Integer()
+    max_attempts = fields.Integer(allow_none=True, metadata={"description": "None: retried until it succeeds."})
+    created_at = fields.DateTime()
+    next_try_at = fields.Function(lambda job: job.not_before.isoformat() if job.status == "pending" else None,
+                                  allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    heartbeat_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class PurgeStatusSchema(Schema):
+    tenant = fields.Function(lambda status: status.tenant.slug)
+    status = fields.Function(lambda status: status.tenant.status)
+    purge_due_on = fields.Function(lambda status: status.tenant.purge_due_on.isoformat()
+                                   if status.tenant.purge_due_on else None, allow_none=True)
+    stuck = fields.Boolean(metadata={"description": "Purging for longer than PURGE_STUCK_SECONDS with no worker "
+                                                    "holding its lease."})
+    run = fields.Nested(PurgeRunSchema, allow_none=True)
+    job = fields.Nested(PurgeJobSchema, allow_none=True)

@@ -288,7 +288,8 @@ def execute(task: DsrTask) -> None:
     if kind in ("access", "portability"):
         task.export_status = "building"
         db.session.flush()
-        enqueue("privacy_saas.rights.tasks.build_export", str(task.id))
+        enqueue("privacy_saas.rights.tasks.build_export", str(task.id), tenant_id=task.tenant_id,
+                dedupe=f"dsr-export:{task.id}")
         return
     subject = _subject(task)
     if subject is None:

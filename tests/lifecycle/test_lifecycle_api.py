@@ -241,7 +241,7 @@ def test_usage_retention_deletes_only_expired_events(session, seeded):
 
 def test_sweep_runs_the_controller_retention_quarterly(app, session, runner):
     from privacy_saas.controller.retention.models import RetentionSweep
-    from privacy_saas.lifecycle.tasks import sweep
+    from privacy_saas.jobs.scheduler import sweep
     clock.travel_to(date(2026, 1, 1))
     assert sweep()["controller_retention"] is True
     assert session.scalar(sa.select(sa.func.count()).select_from(RetentionSweep)) == 1

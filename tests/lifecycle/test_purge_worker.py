@@ -33,8 +33,11 @@ def worker_env(app, tmp_path, fault=None):
         "PRIVACY_SAAS_INSTANCE": str(tmp_path / "worker-instance"),
         "PRIVACY_SAAS_SIGNING_KEY_FILE": app.config["PRIVACY_SAAS_SIGNING_KEY_FILE"],
         "PRIVACY_SAAS_EXPORT_DIR": app.config["EXPORT_DIR"],
-        # A killed worker's lease is over at once, so the next worker resumes without waiting.
+        # A killed worker's lease is over at once, and its job row (no heartbeat) is taken back and
+        # retried at once, so the next worker resumes without waiting.
         "PRIVACY_SAAS_PURGE_LEASE_SECONDS": "0",
+        "PRIVACY_SAAS_JOB_LOST_AFTER_SECONDS": "0",
+        "PRIVACY_SAAS_JOB_RETRY_BASE_SECONDS": "0",
     }
     env.pop("PRIVACY_SAAS_PURGE_FAULT", None)
     if fault:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from privacy_saas import clock
 from privacy_saas.audit.models import AuditEntry
-from privacy_saas.lifecycle.tasks import sweep
+from privacy_saas.jobs.scheduler import sweep
 from privacy_saas.notices.models import Breach, Notice
 from tests.helpers import bearer
 from tests.notices.conftest import TODAY, mails_to

@@ -10,7 +10,7 @@ from privacy_saas.crypto.models import DataKey
 from privacy_saas.crypto.signing import verify_document
 from privacy_saas.lifecycle import certificates as signing
 from privacy_saas.lifecycle import purge
-from privacy_saas.lifecycle.tasks import sweep
+from privacy_saas.jobs.scheduler import sweep
 from privacy_saas.notices import certificates
 from privacy_saas.notices.models import CertificateDelivery, Notice, delivery_scope
 from privacy_saas.processor.privacy_contacts.models import PrivacyContact

@@ -41,6 +41,14 @@ def list_all(status: str | None = None) -> list[Tenant]:
     return list(db.session.scalars(query))
 
 
+def slugs(tenant_ids) -> dict:
+    """Return {tenant id: slug} for `tenant_ids` (unknown ids are left out)."""
+    ids = {i for i in tenant_ids if i is not None}
+    if not ids:
+        return {}
+    return {row.id: row.slug for row in db.session.execute(sa.select(Tenant.id, Tenant.slug).where(Tenant.id.in_(ids)))}
+
+
 @dataclass
 class Change:
     """What apply would do to one tenant."""
