@@ -92,14 +92,16 @@ def _work(conn, stop: threading.Event) -> None:
     """Run RQ's loop; when it gives up on a Redis error, start it again (backing off) until a stop."""
     pause = 1.0
     for incarnation in itertools.count(1):
-        worker = _new_worker(conn, stop, incarnation)
-        started = time.monotonic()
+        worker, started = None, time.monotonic()
         try:
+            # Even making the worker talks to Redis (it names its connection).
+            worker = _new_worker(conn, stop, incarnation)
             worker.work(burst=False, logging_level="INFO")
         except Exception as error:  # noqa: BLE001  (Redis went away under RQ; the loop comes back)
             log.warning("worker: the RQ loop stopped on %s", describe(error))
         finally:
-            _close(worker)
+            if worker is not None:
+                _close(worker)
         if stop.is_set():
             return
         if time.monotonic() - started > 60:

@@ -71,10 +71,34 @@ def purge_tables() -> list[sa.Table]:
 
 
 def _fault(point: str) -> None:
-    """Kill this process at `point` when fault injection asks for it (crash-safety tests only)."""
-    if current_app.config.get("PURGE_FAULT") == point or os.environ.get("PRIVACY_SAAS_PURGE_FAULT") == point:
+    """Kill this process at `point`, or hold it there (`pause:<point>`), when fault injection asks (tests only)."""
+    wanted = current_app.config.get("PURGE_FAULT") or os.environ.get("PRIVACY_SAAS_PURGE_FAULT")
+    if wanted == point:
         log.warning("fault injection: SIGKILL at %s", point)
         os.kill(os.getpid(), signal.SIGKILL)
+    elif wanted == f"pause:{point}":
+        _pause(point)
+
+
+#: Longest hold at a pause point, whatever the test does.
+PAUSE_LIMIT = 120
+
+
+def _pause(point: str) -> None:
+    """Hold the first run that gets to `point` until `<point>.go` appears in PRIVACY_SAAS_PURGE_PAUSE_DIR.
+
+    Fault tests stop a server meanwhile. Only one run, of any process, pauses: it creates
+    `<point>.reached` (exclusively), which also tells the test it is there.
+    """
+    directory = Path(os.environ["PRIVACY_SAAS_PURGE_PAUSE_DIR"])
+    try:
+        os.close(os.open(directory / f"{point}.reached", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    log.warning("fault injection: paused at %s", point)
+    deadline = time.monotonic() + PAUSE_LIMIT
+    while not (directory / f"{point}.go").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _worker_id() -> str:
