@@ -1,3 +1,4 @@
+import sys
 import threading
 
 import pytest
@@ -103,18 +104,42 @@ def test_rejects_bad_configuration():
             TTLCache(**kwargs)
 
 
+#: Rounds per thread: without the lock, the races below show in every run (checked 20 times).
+ROUNDS = 20_000
+
+
 def test_concurrent_use_keeps_size_bound():
-    cache = TTLCache(maxsize=50)
+    """Threads sharing keys put, read and evict at once: nothing raises, the bound holds throughout."""
+    cache = TTLCache(maxsize=8)
+    errors, sizes = [], []
+    start = threading.Barrier(8)
 
     def worker(offset: int) -> None:
-        for i in range(2000):
-            cache.put((offset, i), i)
-            cache.get((offset, i - 1))
-            cache.pop((offset, i - 2))
+        start.wait()
+        try:
+            for i in range(ROUNDS):
+                # Overlapping keys: one thread evicts or pops what another has just stored.
+                key = (offset + i) % 16
+                cache.put(key, i)
+                found = cache.get(key)
+                assert found is None or isinstance(found[0], int)
+                cache.pop((key + 1) % 16)
+                sizes.append(len(cache))
+        except Exception as error:  # a thread's exception would otherwise vanish with the thread
+            errors.append(error)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(cache) <= 50
+    # Switch threads as often as the interpreter can, so unguarded read-modify-write sequences
+    # (store then move_to_end, test then delete) interleave instead of running whole.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert len(sizes) == 8 * ROUNDS and max(sizes) <= 8
