@@ -1,4 +1,7 @@
 """App factory, health, errors, OpenAPI."""
+import pytest
+
+from privacy_saas.config import from_env
 from tests.helpers import bearer
 
 
@@ -49,3 +52,19 @@ def test_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+
+
+def test_job_timings_come_from_the_environment_and_nonsense_is_refused(monkeypatch, tmp_path):
+    defaults = from_env(str(tmp_path), {"SECRET_KEY": "s", "PRIVACY_SAAS_MASTER_KEYS": "1:" + "A" * 43 + "="})
+    assert {k: defaults[k] for k in ("PURGE_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "JOB_LOST_AFTER_SECONDS",
+                                     "JOB_DISPATCH_TIMEOUT_SECONDS", "JOB_RETRY_BASE_SECONDS",
+                                     "JOB_RETRY_MAX_SECONDS")} == {
+        "PURGE_LEASE_SECONDS": 60, "JOB_HEARTBEAT_SECONDS": 10, "JOB_LOST_AFTER_SECONDS": 60,
+        "JOB_DISPATCH_TIMEOUT_SECONDS": 60, "JOB_RETRY_BASE_SECONDS": 10, "JOB_RETRY_MAX_SECONDS": 900}
+    assert defaults["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+    monkeypatch.setenv("PRIVACY_SAAS_JOB_LOST_AFTER_SECONDS", "0.5")
+    assert from_env(str(tmp_path), {"SECRET_KEY": "s", "PRIVACY_SAAS_MASTER_KEYS": "x"})["JOB_LOST_AFTER_SECONDS"] == 0.5
+    for bad in ("soon", "-1", "nan"):
+        monkeypatch.setenv("PRIVACY_SAAS_PURGE_LEASE_SECONDS", bad)
+        with pytest.raises(ValueError, match="PRIVACY_SAAS_PURGE_LEASE_SECONDS must be a number of seconds"):
+            from_env(str(tmp_path), {"SECRET_KEY": "s", "PRIVACY_SAAS_MASTER_KEYS": "x"})

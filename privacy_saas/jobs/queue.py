@@ -124,7 +124,9 @@ def enqueue(name: str, *args, tenant_id=None, dedupe: str | None = None,
             # The owed one finished between our insert and this look-up: owe a new one.
             job_id = _insert_unless_owed(session, values)
         job = session.get(Job, job_id)
-    session.info.setdefault(_OWED, []).append(job.id)
+    if job.not_before <= clock.now():
+        # Handed over after the commit; a delayed job waits for the dispatcher instead.
+        session.info.setdefault(_OWED, []).append(job.id)
     return job
 
 

@@ -201,11 +201,12 @@ class Scheduler:
             self._stop.wait(pause)
 
     def tick(self) -> bool:
-        """One pass: heartbeat, dispatch, sweep if due; return whether every step succeeded."""
+        """One pass: dispatch, sweep if due, heartbeat; return whether every step succeeded."""
         ok = True
         self.last_pass = dispatcher.Pass()
         with self.app.app_context():
-            for step in (self._beat, self._dispatch, self._sweep_if_due):
+            # The beat comes last, so that it records what failed in this very pass.
+            for step in (self._dispatch, self._sweep_if_due, self._beat):
                 try:
                     step()
                 except Exception as error:  # noqa: BLE001  (the loop must outlive every error)

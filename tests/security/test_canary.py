@@ -1,4 +1,4 @@
-"""Canary: planted names and e-mails never reach logs, audit entries, Redis job payloads or error bodies."""
+"""Canary: planted names and e-mails never reach logs, audit entries, job rows, Redis job payloads or error bodies."""
 import logging
 from datetime import date
 
@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from privacy_saas import clock
 from privacy_saas.audit.models import AuditEntry
 from privacy_saas.auth import tokens
+from privacy_saas.jobs.models import Job
 from tests.conftest import HAS_REDIS
 from tests.console.test_console_login import sign_in
 from tests.helpers import bearer, csrf_token
@@ -100,6 +101,8 @@ def test_canaries_stay_out_of_logs_audit_jobs_and_error_bodies(app, client, sess
     assert CANARY.encode() not in jobs_blob
     leaked_logs = [r.getMessage() for r in caplog.records if CANARY in r.getMessage()]
     assert not leaked_logs
+    owed = session.scalars(sa.select(Job)).all()
+    assert owed and not [j for j in owed if CANARY in repr((j.name, j.args, j.dedupe_key, j.outcome, j.last_error))]
     entries = session.scalars(sa.select(AuditEntry)).all()
     assert entries and not [e for e in entries if CANARY in repr((e.actor_id, e.targets, e.detail, e.action))]
     # Error bodies may echo the caller's own input field by field, never someone's stored data.
