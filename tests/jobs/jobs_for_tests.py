@@ -1,4 +1,5 @@
 """Job functions the job tests owe and run (by dotted path, as every job)."""
+import threading
 from datetime import timedelta
 
 from privacy_saas import clock
@@ -31,7 +32,12 @@ def wait_a_minute(value):
     raise RetryLater(clock.now() + timedelta(minutes=1), f"{value} is busy")
 
 
-def report(value):
-    """Report progress, then succeed."""
+#: Set by a test to let `report_and_wait` finish.
+RELEASE = threading.Event()
+
+
+def report_and_wait(value):
+    """Report progress, then wait (bounded) until the test has seen the heartbeat carry it."""
     report_progress(7, 10, table="things")
+    RELEASE.wait(30)
     RAN.append(value)
