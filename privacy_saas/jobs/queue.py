@@ -8,8 +8,6 @@ take only ids and plain values, never personal data.
 """
 from __future__ import annotations
 
-import contextvars
-import importlib
 import logging
 import threading
 import uuid
@@ -19,13 +17,20 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job as RQJob
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from privacy_saas import clock
 from privacy_saas.db import new_id
 from privacy_saas.extensions import db
+# The job functions' API, importable from here too.
+from privacy_saas.jobs.context import RetryLater, last_attempt, report_progress, resolve  # noqa: F401
 from privacy_saas.jobs.models import Job
+from privacy_saas.jobs.runner import perform
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +45,6 @@ RQ_ENTRY = "privacy_saas.jobs.runner.perform"
 RQ_WAITING = frozenset({"queued", "scheduled", "deferred"})
 
 
-class RetryLater(Exception):
-    """Raised by a job that must wait (another worker's live lease): owed again at `at`, no attempt used."""
-
-    def __init__(self, at: datetime, reason: str):
-        super().__init__(reason)
-        self.at = at
-        self.reason = reason
 
 
 def redis_connection(app: Flask):
@@ -56,10 +54,8 @@ def redis_connection(app: Flask):
         return None
     conn = app.extensions.get("privacy_saas.redis")
     if conn is None:
-        from redis import Redis
-
         # Short: a request that owes a job, or a dispatcher pass, must not hang on a stuck Redis.
-        conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        conn = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         app.extensions["privacy_saas.redis"] = conn
     return conn
 
@@ -69,18 +65,12 @@ def ping(app: Flask) -> bool:
     conn = redis_connection(app)
     if conn is None:
         return True
-    from redis.exceptions import RedisError
-
     try:
         return bool(conn.ping())
     except RedisError:
         return False
 
 
-def resolve(name: str):
-    """Return the job function at dotted path `name`."""
-    module, _, attr = name.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
 
 
 def _plain(args) -> list:
@@ -156,8 +146,6 @@ def _forget_owed(session, previous_transaction) -> None:
 def hand_over(app: Flask, job_ids) -> None:
     """Start committed jobs now where that is cheap; whatever fails here the dispatcher retries."""
     if app.config.get("JOBS_EAGER"):
-        from privacy_saas.jobs.runner import perform
-
         for job_id in job_ids:
             with app.app_context():
                 perform(str(job_id), raise_errors=True)
@@ -189,8 +177,6 @@ class RQBackend:
         self.conn = redis_connection(app)
 
     def push(self, job_ids) -> None:
-        from rq import Queue
-
         queue = Queue(QUEUE_NAME, connection=self.conn)
         timeout = int(self.app.config["JOB_TIMEOUT_SECONDS"])
         with self.conn.pipeline() as pipe:
@@ -201,12 +187,21 @@ class RQBackend:
             pipe.execute()
 
     def waiting(self, job_ids) -> set:
-        """Return the ids RQ still holds and will run (queued, scheduled or deferred)."""
-        from rq.job import Job as RQJob
+        """Return the ids RQ still holds and will run: scheduled, deferred, or queued and still in the queue.
 
-        ids = [str(i) for i in job_ids]
-        found = RQJob.fetch_many(ids, connection=self.conn)
-        return {uuid.UUID(j.id) for j in found if j is not None and j.get_status(refresh=False) in RQ_WAITING}
+        A job marked queued but no longer in the list was taken by a worker that never started it
+        (killed, or frozen, right after taking it): lost as much as one Redis forgot.
+        """
+        found = [j for j in RQJob.fetch_many([str(i) for i in job_ids], connection=self.conn) if j is not None]
+        statuses = {j.id: j.get_status(refresh=False) for j in found}
+        queued = [job_id for job_id, status in statuses.items() if status == "queued"]
+        key = Queue(QUEUE_NAME, connection=self.conn).key
+        with self.conn.pipeline(transaction=False) as pipe:
+            for job_id in queued:
+                pipe.lpos(key, job_id)
+            positions = dict(zip(queued, pipe.execute()))
+        return {uuid.UUID(job_id) for job_id, status in statuses.items()
+                if status in RQ_WAITING - {"queued"} or positions.get(job_id) is not None}
 
 
 @dataclass
@@ -231,8 +226,6 @@ class InProcess:
             return {i for i in job_ids if i in self.queued}
 
     def _run(self, job_id) -> None:
-        from privacy_saas.jobs.runner import perform
-
         with self.lock:
             self.queued.discard(job_id)
         with self.app.app_context():
@@ -252,28 +245,3 @@ def in_process(app: Flask) -> InProcess:
         if runner is None:
             runner = app.extensions["privacy_saas.jobs"] = InProcess(app)
         return runner
-
-
-@dataclass
-class RunState:
-    """The job this thread is running: for progress reports and `last_attempt()`."""
-
-    attempt: int
-    max_attempts: int | None
-    progress: dict | None = None
-
-
-running_job: contextvars.ContextVar[RunState | None] = contextvars.ContextVar("privacy_saas_job", default=None)
-
-
-def report_progress(done: int, total: int | None = None, **extra) -> None:
-    """Record the running job's progress; its next heartbeat saves it (no-op outside a job)."""
-    running = running_job.get()
-    if running is not None:
-        running.progress = {"done": done, "total": total, **extra}
-
-
-def last_attempt() -> bool:
-    """Return whether a failure now would make the running job dead (True outside a job)."""
-    running = running_job.get()
-    return running is None or (running.max_attempts is not None and running.attempt >= running.max_attempts)

@@ -22,7 +22,7 @@ from privacy_saas import clock
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
 from privacy_saas.jobs.models import Job
-from privacy_saas.jobs.queue import RetryLater, RunState, resolve, running_job
+from privacy_saas.jobs.context import RetryLater, RunState, resolve, running_job
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ import threading
 import time
 
 from flask import Flask
+from redis import Redis
 from rq import Queue, SimpleWorker
 
 from privacy_saas.jobs.queue import QUEUE_NAME, RQBackend
@@ -34,9 +35,7 @@ class _Worker(SimpleWorker):
         super().request_stop(signum, frame)
 
 
-def _redis(app: Flask):
-    from redis import Redis
-
+def _redis(app: Flask) -> Redis:
     # Its own connection: RQ raises the socket timeout of the connection it dequeues on above its
     # blocking wait, which must not slow the dispatcher's short calls.
     return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, health_check_interval=30)

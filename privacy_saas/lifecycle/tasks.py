@@ -13,7 +13,7 @@ from privacy_saas import audit, rls
 from privacy_saas.extensions import db
 from privacy_saas.jobs import service as jobs
 from privacy_saas.jobs.models import Job
-from privacy_saas.jobs.queue import RetryLater, last_attempt, report_progress
+from privacy_saas.jobs.context import RetryLater, last_attempt, report_progress
 from privacy_saas.lifecycle import export as exports
 from privacy_saas.lifecycle import purge
 from privacy_saas.lifecycle.models import PurgeRun, TenantExport

@@ -3,7 +3,7 @@ import threading
 from datetime import timedelta
 
 from privacy_saas import clock
-from privacy_saas.jobs.queue import RetryLater, last_attempt, report_progress
+from privacy_saas.jobs.context import RetryLater, last_attempt, report_progress
 
 RAN: list = []
 

@@ -83,6 +83,19 @@ def test_dispatched_rows_redis_lost_are_handed_over_again(app, session, rq_queue
     assert [db.session.get(Job, j.id).attempts for j in jobs] == [0, 0]  # no attempt used
 
 
+@pytest.mark.redis
+def test_a_job_a_worker_took_but_never_started_is_handed_over_again(app, session, rq_queue):
+    job = enqueue(RECORD, "x")
+    db.session.commit()
+    dispatch(RQBackend(app))
+    # A worker pops it and is killed before starting it: RQ still calls it queued.
+    assert rq_queue.connection.lpop(rq_queue.key) == str(job.id).encode()
+    assert rq_queue.fetch_job(str(job.id)).get_status() == "queued"
+    clock.advance(timedelta(seconds=app.config["JOB_DISPATCH_TIMEOUT_SECONDS"] + 1))
+    assert dispatch(RQBackend(app)).requeued == 1
+    assert rq_queue.job_ids == [str(job.id)]
+
+
 def test_with_redis_unreachable_rows_stay_owed(app, session, unreachable_redis):
     job = enqueue(RECORD, "x")
     db.session.commit()  # the hand-over fails quietly: the row is owed

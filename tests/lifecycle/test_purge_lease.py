@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from privacy_saas import clock
 from privacy_saas.extensions import db
 from privacy_saas.jobs.models import Job
-from privacy_saas.jobs.queue import RetryLater, enqueue
+from privacy_saas.jobs.context import RetryLater
+from privacy_saas.jobs.queue import enqueue
 from privacy_saas.jobs.runner import perform
 from privacy_saas.lifecycle import purge, tasks
 from privacy_saas.lifecycle.models import DeletionCertificate, PurgeRun
