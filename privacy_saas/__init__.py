@@ -70,14 +70,20 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app)
 
+    from privacy_saas.crypto.errors import KeyStoreUnavailable
     from privacy_saas.crypto.keyring import init_keyring
 
     keyring = init_keyring(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
-        # Refuse to start with a master key that cannot unwrap the stored data keys.
-        keyring.check_master_keys()
+        # Refuse to start with a master key that cannot unwrap the stored keys, or a live scope whose
+        # key-encryption key is missing from its key store (wrong store, or a key-store backup too old).
+        try:
+            keyring.check()
+        except KeyStoreUnavailable as error:
+            # A store outage must not stop the app: tenant requests answer 503 until it is back.
+            app.logger.error("key store not checked at start: %s", error)
         db.session.remove()
 
     from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
@@ -203,6 +209,7 @@ def _register_controller(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     from privacy_saas.apiutil import wants_json
+    from privacy_saas.crypto.errors import KeyDestroyed, KeyStoreUnavailable
     from privacy_saas.errors import AppError, problem
 
     @app.errorhandler(AppError)
@@ -227,6 +234,26 @@ def _register_errors(app: Flask) -> None:
 
         db.session.rollback()
         return problem(400, "invalid_value", "a value cannot be stored (NUL byte or out of range)")
+
+    @app.errorhandler(KeyStoreUnavailable)
+    def _key_store_down(error):
+        # The store did not answer for a scope whose keys are not cached: nothing is written.
+        app.logger.error("key store unavailable: %s", error)
+        from privacy_saas.extensions import db
+
+        db.session.rollback()
+        return _app_error(AppError("the key store is unavailable; retry later", code="key_store_unavailable",
+                                   status=503))
+
+    @app.errorhandler(KeyDestroyed)
+    def _undecryptable(error):
+        # A scope purged after this database was copied (a restored backup): its keys are gone for good.
+        app.logger.warning("undecryptable record: %s", error)
+        from privacy_saas.extensions import db
+
+        db.session.rollback()
+        return _app_error(AppError("this record cannot be decrypted: its keys have been destroyed "
+                                   "(crypto-shredded)", code="record_undecryptable", status=410))
 
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)

@@ -59,6 +59,9 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         ipath, "secret_key", lambda: secrets.token_urlsafe(48), "SECRET_KEY"
     )
     secure_cookies = os.environ.get("PRIVACY_SAAS_INSECURE_COOKIES") != "1"
+    openbao_token = os.environ.get("OPENBAO_TOKEN")
+    if not openbao_token and os.environ.get("OPENBAO_TOKEN_FILE"):
+        openbao_token = Path(os.environ["OPENBAO_TOKEN_FILE"]).read_text().strip()
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -115,6 +118,21 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         # A stuck Redis must not hold a sign-in for long before the fallback takes over.
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}
         if os.environ.get("REDIS_URL") else {},
+        # Key custody (crypto/keystore.py): where each scope's key-encryption key lives.
+        "KEYSTORE": os.environ.get("PRIVACY_SAAS_KEYSTORE", "local"),
+        "KEYSTORE_PATH": os.environ.get("PRIVACY_SAAS_KEYSTORE_PATH", str(ipath / "keystore.sqlite3")),
+        "KEYSTORE_PREFIX": os.environ.get("PRIVACY_SAAS_KEYSTORE_PREFIX", "privacy-saas"),
+        #: How long backups of the key store are kept: the certificate's horizon for them.
+        "KEYSTORE_BACKUP_RETENTION": os.environ.get("PRIVACY_SAAS_KEYSTORE_BACKUP_RETENTION", "P30D"),
+        "OPENBAO_ADDR": os.environ.get("OPENBAO_ADDR") or None,
+        "OPENBAO_TOKEN": openbao_token,
+        "OPENBAO_TRANSIT_MOUNT": os.environ.get("OPENBAO_TRANSIT_MOUNT", "transit"),
+        "OPENBAO_KV_MOUNT": os.environ.get("OPENBAO_KV_MOUNT", "privacy-saas"),
+        # An outage must fail a request in seconds: connect and read timeouts of each call.
+        "OPENBAO_CONNECT_TIMEOUT": float(os.environ.get("OPENBAO_CONNECT_TIMEOUT", "1.5")),
+        "OPENBAO_READ_TIMEOUT": float(os.environ.get("OPENBAO_READ_TIMEOUT", "5")),
+        #: Unwrapped data keys stay in each process's memory this long (re-checked every few seconds).
+        "PRIVACY_SAAS_KEY_TTL_SECONDS": float(os.environ.get("PRIVACY_SAAS_KEY_CACHE_SECONDS", "300")),
         # Who the vendor is, for the Art. 30 records (name and contact details of the controller/processor,
         # its DPO and its EU/UK representative) and where it is established (transfers are counted from there).
         "VENDOR_NAME": os.environ.get("PRIVACY_SAAS_VENDOR_NAME") or None,

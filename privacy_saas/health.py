@@ -2,6 +2,8 @@
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
+from privacy_saas.crypto.errors import KeyStoreUnavailable
+from privacy_saas.crypto.keyring import keyring
 from privacy_saas.extensions import db
 from privacy_saas.jobs import service as jobs
 from privacy_saas.jobs.queue import ping
@@ -11,9 +13,9 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the database and the job queue are reachable, and how the scheduler is doing.
+    """Report whether the database, the job queue and the key store are reachable, and how the scheduler is doing.
 
-    The status code answers for this web process only (its database and queue): workers being
+    The status code answers for this web process only (its database, queue and key store): workers being
     down must not take a web node out of a load balancer. `scheduler` says whether any worker
     beats and when the fleet last swept, for monitoring to alert on.
     """
@@ -27,6 +29,12 @@ def healthz():
         db.session.rollback()
         checks["database"] = "unavailable"
     checks["queue"] = "ok" if ping(current_app) else "unavailable"
+    try:
+        keyring().store.ping()
+        checks["key_store"] = "ok"
+    except KeyStoreUnavailable:
+        # Tenants whose keys are cached keep working; the others answer 503 until the store is back.
+        checks["key_store"] = "unavailable"
     healthy = all(v == "ok" for v in checks.values())
     return jsonify({"status": "ok" if healthy else "degraded", "checks": checks, "scheduler": scheduler}), \
         200 if healthy else 503

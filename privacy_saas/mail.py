@@ -1,6 +1,8 @@
 """A small mail interface: SMTP when MAIL_SMTP_HOST is set, else `.eml` files in OUTBOX_DIR.
 
-Addresses and bodies go to the SMTP server or the outbox file only, never to the log.
+Addresses and bodies go to the SMTP server or the outbox file only, never to the log. Mail about a
+tenant's users goes to `OUTBOX_DIR/<tenant id>/`, which that tenant's purge removes; the vendor's
+own mail to the outbox folder itself.
 """
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import logging
 import os
 import secrets
 import smtplib
+import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -27,6 +30,8 @@ class Message:
     to: str
     subject: str
     body: str
+    #: The tenant whose user it is about (its outbox folder), or None for the vendor's own mail.
+    tenant_id: uuid.UUID | None = None
 
 
 def _build(message: Message) -> EmailMessage:
@@ -56,8 +61,8 @@ def send(message: Message) -> str:
             smtp.send_message(mail)
         log.info("mail %s sent by SMTP", mail["Message-ID"])
         return mail["Message-ID"]
-    outbox = Path(config["OUTBOX_DIR"])
-    outbox.mkdir(parents=True, exist_ok=True)
+    outbox = outbox_dir(message.tenant_id)
+    outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = f"{clock.now():%Y%m%dT%H%M%S}-{mail['Message-ID'].strip('<>').split('@')[0]}.eml"
     # The file holds personal data: readable by the service account only.
     fd = os.open(outbox / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -65,3 +70,9 @@ def send(message: Message) -> str:
         fh.write(mail.as_bytes())
     log.info("mail %s written to the outbox as %s", mail["Message-ID"], name)
     return mail["Message-ID"]
+
+
+def outbox_dir(tenant_id: uuid.UUID | None = None) -> Path:
+    """Return the outbox folder of a tenant's mail (or of the vendor's, for None)."""
+    root = Path(current_app.config["OUTBOX_DIR"])
+    return root / str(uuid.UUID(str(tenant_id))) if tenant_id is not None else root

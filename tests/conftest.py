@@ -33,6 +33,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
 
 
+def KEYSTORE_PATH(tmp_path_factory):  # noqa: N802  (a constant of the session, computed)
+    """Return the local key-store file every app of this test session shares."""
+    return tmp_path_factory.getbasetemp() / "keystore.sqlite3"
+
+
 def reset_database(app) -> None:
     """Drop everything and run the migrations to head."""
     from flask_migrate import upgrade
@@ -61,6 +66,9 @@ def test_config(tmp_path_factory) -> dict:
         "OUTBOX_DIR": str(instance / "outbox"),
         "EXPORT_DIR": str(instance / "exports"),
         "PRIVACY_SAAS_SIGNING_KEY_FILE": str(instance / "signing_key.pem"),
+        # One key store per test session, as one OpenBao serves the PostgreSQL run: every app of the
+        # session (scratch databases, restored copies) finds the same scopes' keys.
+        "KEYSTORE_PATH": str(KEYSTORE_PATH(tmp_path_factory)),
     }
     if not ON_POSTGRES:
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'test.sqlite3'}"

@@ -5,11 +5,11 @@ from privacy_saas.config import from_env
 from tests.helpers import bearer
 
 
-def test_healthz_reports_database_and_queue(client):
+def test_healthz_reports_database_queue_and_key_store(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["status"] == "ok"
-    assert response.json["checks"] == {"database": "ok", "queue": "ok"}
+    assert response.json["checks"] == {"database": "ok", "queue": "ok", "key_store": "ok"}
     assert response.json["scheduler"]["state"] == "no live worker"  # tests/jobs/test_health.py: the rest
 
 

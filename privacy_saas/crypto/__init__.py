@@ -19,7 +19,7 @@ from privacy_saas.crypto.envelope import (
     open_sealed,
     seal,
 )
-from privacy_saas.crypto.errors import CryptoError, DecryptionError, KeyDestroyed, KeyUnavailable
+from privacy_saas.crypto.errors import CryptoError, DecryptionError, KeyDestroyed, KeyStoreUnavailable, KeyUnavailable
 from privacy_saas.crypto.providers import (
     KeyProvider,
     LocalKeyProvider,
@@ -45,6 +45,7 @@ __all__ = [
     "FieldCipher",
     "KeyDestroyed",
     "KeyProvider",
+    "KeyStoreUnavailable",
     "KeyUnavailable",
     "LocalKeyProvider",
     "TTLCache",

@@ -15,3 +15,7 @@ class KeyDestroyed(CryptoError):
 
 class KeyUnavailable(CryptoError):
     """A master key version is missing or cannot unwrap the data key."""
+
+
+class KeyStoreUnavailable(CryptoError):
+    """The key store did not answer (down, sealed, timed out, refused the token): retry later."""

@@ -1,9 +1,15 @@
 """Per-scope data keys: create, cache unwrapped, rotate, destroy (crypto-shred).
 
-A scope is `tenant:<uuid>` (processor data of one tenant) or `controller` (the
-vendor's own data). Unwrapped keys live only in this process's TTL cache, and each
-cache entry is re-checked against `data_keys` every few seconds, so a key destroyed
-by another process stops working here within `recheck` seconds.
+A scope is `tenant:<uuid>` (processor data of one tenant) or `controller` (the vendor's own
+data). Its data keys are stored in `data_keys` wrapped by the scope's key-encryption key (KEK),
+which lives in a key store outside the database (keystore.py; `key_custody` says which one).
+Rows written before key stores existed are wrapped by the master key directly and stay readable
+until `privacy-saas keys migrate` moves their scope.
+
+Unwrapped keys live only in this process's TTL cache, and each cache entry is re-checked against
+`data_keys` every few seconds, so a key destroyed by another process stops working here within
+`recheck` seconds. While an entry is cached the key store is not asked again: a store outage
+stops only scopes whose keys are not cached (their reads and writes fail with KeyStoreUnavailable).
 """
 from __future__ import annotations
 
@@ -19,8 +25,9 @@ from privacy_saas.crypto.blind_index import derive_index_key, email_bidx, keyed_
 from privacy_saas.crypto.cache import TTLCache
 from privacy_saas.crypto.envelope import FieldCipher
 from privacy_saas.crypto.errors import KeyDestroyed, KeyUnavailable
-from privacy_saas.crypto.models import DataKey
-from privacy_saas.crypto.providers import KeyProvider, LocalKeyProvider, new_data_key, parse_master_keys
+from privacy_saas.crypto.keystore import KeyStore, LocalKeyStore, Receipt, build_stores
+from privacy_saas.crypto.models import DataKey, KeyCustody
+from privacy_saas.crypto.providers import LocalKeyProvider, new_data_key, parse_master_keys
 from privacy_saas.extensions import db
 
 log = logging.getLogger(__name__)
@@ -52,48 +59,88 @@ class ScopeKeys:
         return f"ScopeKeys(versions={sorted(self.ciphers)}, destroyed={sorted(self.destroyed)})"
 
 
-class Keyring:
-    """Loads, caches and manages wrapped data keys through a KeyProvider."""
+@dataclass(frozen=True)
+class Shred:
+    """What destroying a scope's keys did: the data key ids, and each key store's receipt."""
 
-    def __init__(self, provider: KeyProvider, ttl: float = 300.0, recheck: float = 5.0):
+    key_ids: list[str]
+    receipts: list[Receipt]
+    custody: str
+    #: Master key versions that wrapped the scope's data keys directly (the layout before key stores).
+    master_versions: list[int]
+
+
+class Keyring:
+    """Loads, caches and manages a scope's data keys through its key store."""
+
+    def __init__(self, provider: LocalKeyProvider, stores: dict[str, KeyStore], backend: str,
+                 ttl: float = 300.0, recheck: float = 5.0):
+        if backend not in stores:
+            raise ValueError(f"key store {backend!r} is not configured")
         self.provider = provider
+        self.stores = stores
+        self.backend = backend
         self._cache: TTLCache[str, ScopeKeys] = TTLCache(ttl=ttl, recheck=recheck)
 
     def __repr__(self) -> str:
-        return f"Keyring({self.provider!r}, cached={len(self._cache)})"
+        return f"Keyring({self.backend}, {self.provider!r}, cached={len(self._cache)})"
+
+    @property
+    def store(self) -> KeyStore:
+        """Return the configured key store, where new scopes get their KEK."""
+        return self.stores[self.backend]
+
+    def store_for(self, backend: str) -> KeyStore:
+        """Return the store named `backend`, or raise KeyUnavailable if this process cannot reach it."""
+        store = self.stores.get(backend)
+        if store is None:
+            raise KeyUnavailable(f"key store {backend!r} is not configured in this process (OPENBAO_ADDR)")
+        return store
 
     # -- reading --------------------------------------------------------------------------
 
     def _rows(self, scope: str):
         return db.session.execute(
-            sa.select(DataKey.purpose, DataKey.version, DataKey.master_version, DataKey.wrapped,
-                      DataKey.destroyed_at).where(DataKey.scope == scope)
+            sa.select(DataKey.purpose, DataKey.version, DataKey.master_version, DataKey.kek_version,
+                      DataKey.wrapped, DataKey.destroyed_at, KeyCustody.backend)
+            .outerjoin(KeyCustody, KeyCustody.scope == DataKey.scope).where(DataKey.scope == scope)
         ).all()
 
     @staticmethod
     def _stamp(rows) -> tuple:
-        return tuple(sorted((r.purpose, r.version, r.master_version, r.destroyed_at is None) for r in rows))
+        return tuple(sorted((r.purpose, r.version, r.master_version or 0, r.kek_version or 0, r.backend or "",
+                             r.destroyed_at is None) for r in rows))
+
+    def _unwrap_rows(self, scope: str, rows) -> list[bytes]:
+        """Unwrap live rows: master-wrapped ones here, the rest in one call to the scope's store."""
+        plain: dict[int, bytes] = {}
+        stored = []
+        for n, row in enumerate(rows):
+            context = _context(scope, row.purpose, row.version)
+            if row.kek_version is None:
+                plain[n] = self.provider.unwrap(row.master_version, row.wrapped, context)
+            else:
+                stored.append((n, (row.kek_version, row.wrapped, context)))
+        if stored:
+            store = self.store_for(rows[stored[0][0]].backend)
+            for (n, _item), raw in zip(stored, store.unwrap_many(scope, [item for _n, item in stored])):
+                plain[n] = raw
+        return [plain[n] for n in range(len(rows))]
 
     def _load(self, scope: str, rows=None) -> ScopeKeys:
         rows = self._rows(scope) if rows is None else rows
         if not rows:
             raise KeyUnavailable(f"no data key exists for scope {scope}")
+        live = [row for row in rows if row.destroyed_at is None]
+        destroyed = frozenset(row.version for row in rows if row.destroyed_at is not None and row.purpose == "data")
         ciphers: dict[int, FieldCipher] = {}
-        destroyed: set[int] = set()
         index_key = None
-        for row in rows:
-            if row.destroyed_at is not None:
-                if row.purpose == "data":
-                    destroyed.add(row.version)
-                continue
-            raw = self.provider.unwrap(row.master_version, row.wrapped,
-                                       _context(scope, row.purpose, row.version))
+        for row, raw in zip(live, self._unwrap_rows(scope, live)):
             if row.purpose == "data":
                 ciphers[row.version] = FieldCipher(raw, row.version)
             else:
                 index_key = derive_index_key(raw)
-        keys = ScopeKeys(ciphers, max(ciphers) if ciphers else None, frozenset(destroyed), index_key,
-                         self._stamp(rows))
+        keys = ScopeKeys(ciphers, max(ciphers) if ciphers else None, destroyed, index_key, self._stamp(rows))
         self._cache.put(scope, keys)
         return keys
 
@@ -147,23 +194,39 @@ class Keyring:
 
     # -- writing --------------------------------------------------------------------------
 
-    def _add(self, scope: str, purpose: str, version: int) -> DataKey:
-        master_version, wrapped = self.provider.wrap(new_data_key(), _context(scope, purpose, version))
-        key = DataKey(scope=scope, purpose=purpose, version=version,
-                      master_version=master_version, wrapped=wrapped)
+    def custody(self, scope: str) -> KeyCustody | None:
+        """Return the custody record of `scope` (None: its keys predate key stores)."""
+        return db.session.get(KeyCustody, scope)
+
+    def _add(self, scope: str, purpose: str, version: int, custody: KeyCustody | None) -> DataKey:
+        context = _context(scope, purpose, version)
+        if custody is None:
+            # A scope still on the old layout stays there whole until `keys migrate` moves it.
+            master_version, wrapped = self.provider.wrap(new_data_key(), context)
+            key = DataKey(scope=scope, purpose=purpose, version=version, master_version=master_version,
+                          wrapped=wrapped)
+        else:
+            kek_version, wrapped = self.store_for(custody.backend).wrap(scope, new_data_key(), context)
+            key = DataKey(scope=scope, purpose=purpose, version=version, kek_version=kek_version, wrapped=wrapped)
         db.session.add(key)
         return key
 
     def create_scope(self, scope: str) -> None:
-        """Create version 1 of the data and index keys of `scope`, unless they exist."""
+        """Create the scope's KEK in the configured store and version 1 of its data and index keys."""
         exists = db.session.scalar(sa.select(sa.func.count()).select_from(DataKey).where(DataKey.scope == scope))
         if exists:
             return
-        self._add(scope, "data", 1)
-        self._add(scope, "index", 1)
+        # The store is not part of this transaction: if it rolls back, the KEK stays behind wrapping
+        # nothing (harmless, and a retry reuses it).
+        self.store.create(scope)
+        custody = KeyCustody(scope=scope, backend=self.backend, key_name=self.store.key_name(scope),
+                             since=clock.now())
+        db.session.add(custody)
+        self._add(scope, "data", 1, custody)
+        self._add(scope, "index", 1, custody)
         db.session.flush()
         self._cache.pop(scope)
-        log.info("data keys created for %s", scope)
+        log.info("data keys created for %s under %s", scope, custody.key_name)
 
     def add_version(self, scope: str) -> int:
         """Add a new data key version to `scope` and return it; new writes use it."""
@@ -171,7 +234,7 @@ class Keyring:
             sa.select(sa.func.max(DataKey.version)).where(DataKey.scope == scope, DataKey.purpose == "data"))
         if current is None:
             raise KeyUnavailable(f"no data key exists for scope {scope}")
-        self._add(scope, "data", current + 1)
+        self._add(scope, "data", current + 1, self.custody(scope))
         db.session.flush()
         self._cache.pop(scope)
         return current + 1
@@ -192,48 +255,152 @@ class Keyring:
         self._cache.pop(scope)
         return destroyed
 
-    def destroy_scope(self, scope: str) -> list[str]:
-        """Crypto-shred `scope`: destroy every data and index key version."""
-        destroyed = self.destroy_versions(scope, purposes=("data", "index"))
-        log.warning("data keys of %s destroyed (%d versions)", scope, len(destroyed))
-        return destroyed
+    def destroy_scope(self, scope: str) -> Shred:
+        """Crypto-shred `scope`: destroy its KEK in every store that holds one, then its wrapped keys.
+
+        The stores go first: if one does not answer, KeyStoreUnavailable leaves the database untouched
+        and the caller retries; no receipt, no certificate, until every store confirmed.
+        """
+        custody = self.custody(scope)
+        rows = db.session.execute(sa.select(DataKey.kek_version, DataKey.master_version)
+                                  .where(DataKey.scope == scope)).all()
+        known = sorted({r.kek_version for r in rows if r.kek_version is not None})
+        masters = sorted({r.master_version for r in rows if r.master_version is not None})
+        receipts = []
+        for backend, store in self.stores.items():
+            holds = custody is not None and (custody.backend == backend or custody.previous == backend)
+            state = store.state(scope) if holds or backend == "local" else None
+            if holds or state is not None:
+                receipts.append(store.destroy(scope, known if custody and custody.backend == backend else ()))
+        if custody is not None:
+            custody.destroyed_at = max(r.destroyed_at for r in receipts)
+            custody.receipts = [r.as_dict() for r in receipts]
+        key_ids = self.destroy_versions(scope, purposes=("data", "index"))
+        log.warning("keys of %s destroyed (%d data key versions, %d key-store keys)", scope, len(key_ids),
+                    len(receipts))
+        return Shred(key_ids, receipts, custody.backend if custody else "master", masters)
+
+    def rotate_kek(self, scope: str) -> tuple[int, int]:
+        """Add a KEK version in the scope's store and re-wrap its live keys under it; return (version, rows)."""
+        custody = self.custody(scope)
+        if custody is None:
+            raise KeyUnavailable(f"{scope} has no key-store key yet: run `privacy-saas keys migrate` first")
+        store = self.store_for(custody.backend)
+        version = store.rotate(scope)
+        live = db.session.scalars(sa.select(DataKey).where(DataKey.scope == scope, DataKey.destroyed_at.is_(None))
+                                  .with_for_update()).all()
+        for key in live:
+            key.kek_version, key.wrapped = store.rewrap(scope, key.kek_version, key.wrapped,
+                                                        _context(scope, key.purpose, key.version))
+        db.session.flush()
+        self._cache.pop(scope)
+        return version, len(live)
+
+    def move_scope(self, scope: str, backend: str) -> str | None:
+        """Re-wrap every live key of `scope` under its KEK in store `backend`; return the custody it left.
+
+        Returns None when the scope is already there. The KEK it leaves stays where it was (database
+        backups taken before the move need it); the scope's purge destroys it with the new one.
+        """
+        target = self.store_for(backend)
+        custody = self.custody(scope)
+        if custody is not None and custody.backend == backend:
+            return None
+        live = db.session.scalars(sa.select(DataKey).where(DataKey.scope == scope, DataKey.destroyed_at.is_(None))
+                                  .order_by(DataKey.purpose, DataKey.version).with_for_update()).all()
+        masters = sorted({k.master_version for k in live if k.master_version is not None})
+        previous = custody.backend if custody is not None else "master v" + ",".join(map(str, masters))
+        # The same rows as Keyring._rows sees them (with their custody), in the same order as `live`.
+        rows = sorted((r for r in self._rows(scope) if r.destroyed_at is None), key=lambda r: (r.purpose, r.version))
+        raws = self._unwrap_rows(scope, rows)
+        target.create(scope)
+        for key, raw in zip(live, raws):
+            key.kek_version, key.wrapped = target.wrap(scope, raw, _context(scope, key.purpose, key.version))
+            key.master_version = None
+        if custody is None:
+            custody = KeyCustody(scope=scope)
+            db.session.add(custody)
+        custody.backend, custody.key_name = backend, target.key_name(scope)
+        custody.since, custody.previous = clock.now(), previous
+        db.session.flush()
+        self._cache.pop(scope)
+        return previous
 
     def rewrap_all(self) -> int:
-        """Re-wrap every live key under the newest master key; returns how many moved."""
+        """Re-wrap under the newest master key what it wraps: old-layout data keys and local KEKs."""
         newest = self.provider.newest_version
         moved = 0
-        query = sa.select(DataKey).where(DataKey.destroyed_at.is_(None), DataKey.master_version != newest)
+        query = sa.select(DataKey).where(DataKey.destroyed_at.is_(None), DataKey.master_version.is_not(None),
+                                         DataKey.master_version != newest)
         for key in db.session.scalars(query.with_for_update()):
             context = _context(key.scope, key.purpose, key.version)
             raw = self.provider.unwrap(key.master_version, key.wrapped, context)
             key.master_version, key.wrapped = self.provider.wrap(raw, context)
             moved += 1
         db.session.flush()
+        moved += self.local_store.rewrap_master()
         self._cache.clear()
         return moved
 
-    def check_master_keys(self) -> None:
-        """Unwrap one live key per master version in use; raise KeyUnavailable naming a bad one."""
+    @property
+    def local_store(self) -> LocalKeyStore:
+        return self.stores["local"]
+
+    def check(self) -> None:
+        """Refuse to run with keys that cannot open the stored data keys; raise KeyUnavailable naming why.
+
+        Every master version in use must unwrap (old-layout rows and local KEKs), and every live scope's
+        KEK must be in its store. A KEK the store reports destroyed is not missing: that scope was
+        purged after this database was copied (a restored backup), and its data is unreadable.
+        """
         inspector = sa.inspect(db.engine)
-        if not inspector.has_table(DataKey.__tablename__):
+        if not inspector.has_table(DataKey.__tablename__) or not inspector.has_table(KeyCustody.__tablename__):
             return
         live = DataKey.destroyed_at.is_(None)
-        versions = db.session.scalars(sa.select(DataKey.master_version).where(live).distinct()).all()
+        versions = db.session.scalars(sa.select(DataKey.master_version)
+                                      .where(live, DataKey.master_version.is_not(None)).distinct()).all()
         for version in versions:
             row = db.session.execute(
                 sa.select(DataKey.scope, DataKey.purpose, DataKey.version, DataKey.wrapped)
                 .where(live, DataKey.master_version == version).limit(1)
             ).one()
             self.provider.unwrap(version, row.wrapped, _context(row.scope, row.purpose, row.version))
+        self.local_store.check_master()
+        scoped = db.session.execute(
+            sa.select(KeyCustody.scope, KeyCustody.backend, KeyCustody.key_name)
+            .where(KeyCustody.destroyed_at.is_(None),
+                   sa.exists().where(DataKey.scope == KeyCustody.scope, live))).all()
+        by_backend: dict[str, list] = {}
+        for row in scoped:
+            by_backend.setdefault(row.backend, []).append(row)
+        for backend, rows in by_backend.items():
+            store = self.store_for(backend)
+            inventory = store.inventory()
+            for row in rows:
+                if row.key_name in inventory.live:
+                    continue
+                if row.key_name in inventory.destroyed:
+                    log.warning("the key of %s was destroyed in the %s at %s: its data is unreadable",
+                                row.scope, store.describe(), inventory.destroyed[row.key_name].isoformat())
+                    continue
+                raise KeyUnavailable(f"the key-encryption key of {row.scope} ({row.key_name}) is missing "
+                                     f"from the {store.describe()}")
 
 
 def init_keyring(app) -> Keyring:
-    """Build the app's keyring from PRIVACY_SAAS_MASTER_KEYS."""
+    """Build the app's keyring: master keys, the key stores this configuration reaches, the configured one."""
     try:
         master_keys = parse_master_keys(app.config["PRIVACY_SAAS_MASTER_KEYS"])
     except ValueError as exc:
         raise RuntimeError(f"PRIVACY_SAAS_MASTER_KEYS is invalid: {exc}") from None
-    keyring = Keyring(LocalKeyProvider(master_keys),
+    provider = LocalKeyProvider(master_keys)
+    backend = app.config["KEYSTORE"]
+    if backend == "openbao" and not app.config.get("OPENBAO_ADDR"):
+        raise RuntimeError("PRIVACY_SAAS_KEYSTORE=openbao needs OPENBAO_ADDR (and OPENBAO_TOKEN or OPENBAO_TOKEN_FILE)")
+    if backend not in ("local", "openbao"):
+        raise RuntimeError(f"PRIVACY_SAAS_KEYSTORE must be local or openbao, not {backend!r}")
+    keyring = Keyring(provider, build_stores(app.config, provider), backend,
+                      ttl=app.config.get("PRIVACY_SAAS_KEY_TTL_SECONDS", 300.0),
                       recheck=app.config.get("PRIVACY_SAAS_KEY_RECHECK_SECONDS", 5.0))
     app.extensions["privacy_saas.keyring"] = keyring
     return keyring

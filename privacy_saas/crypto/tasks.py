@@ -1,7 +1,9 @@
-"""Background work on keys: re-encrypt a scope's rows under a new data key version."""
+"""Background work on keys: re-encrypt a scope's rows under a new data key version; scopes to move."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import uuid
 
 import sqlalchemy as sa
@@ -9,7 +11,7 @@ import sqlalchemy as sa
 from privacy_saas import audit, clock
 from privacy_saas.crypto.fields import REGISTRY
 from privacy_saas.crypto.keyring import keyring
-from privacy_saas.crypto.models import DataKey, KeyRotation
+from privacy_saas.crypto.models import DataKey, KeyCustody, KeyRotation
 from privacy_saas.extensions import db
 from privacy_saas.jobs.queue import report_progress
 
@@ -30,11 +32,26 @@ def _models_for(scope: str) -> list[tuple[type, list[str]]]:
 def _scope_filter(model, scope: str):
     if scope == "controller":
         return sa.true()
-    return model.tenant_id == _tenant_of(scope)
+    return model.tenant_id == tenant_of(scope)
 
 
-def _tenant_of(scope: str) -> uuid.UUID | None:
+def tenant_of(scope: str) -> uuid.UUID | None:
+    """Return the tenant id of a tenant scope (None for the controller scope)."""
     return uuid.UUID(scope.split(":", 1)[1]) if scope.startswith("tenant:") else None
+
+
+def scopes_to_move(backend: str) -> list[str]:
+    """Return the scopes with live keys not yet under a KEK in store `backend` (keys migrate)."""
+    moved = sa.select(KeyCustody.scope).where(KeyCustody.backend == backend)
+    return list(db.session.scalars(sa.select(DataKey.scope).where(
+        DataKey.destroyed_at.is_(None), DataKey.scope.not_in(moved)).distinct().order_by(DataKey.scope)))
+
+
+def fault(point: str) -> None:
+    """Kill this process at `point` when fault injection asks for it (resumability tests only)."""
+    if os.environ.get("PRIVACY_SAAS_KEYS_FAULT") == point:
+        log.warning("fault injection: SIGKILL at %s", point)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def start_rotation(scope: str) -> KeyRotation:
@@ -46,7 +63,7 @@ def start_rotation(scope: str) -> KeyRotation:
     rotation = KeyRotation(scope=scope, to_version=keyring().add_version(scope))
     db.session.add(rotation)
     db.session.flush()
-    audit.record("keys.rotation_started", scope=scope, tenant_id=_tenant_of(scope), targets=[rotation.id],
+    audit.record("keys.rotation_started", scope=scope, tenant_id=tenant_of(scope), targets=[rotation.id],
                  detail={"to_version": rotation.to_version})
     log.info("key rotation %s started for %s to version %d", rotation.id, scope, rotation.to_version)
     return rotation
@@ -98,7 +115,7 @@ def rotate_scope(scope: str, batch_size: int = BATCH_SIZE, on_batch=None) -> Key
                                          DataKey.destroyed_at.is_(None))).all()
     keyring().destroy_versions(scope, versions=old)
     rotation.finished_at = clock.now()
-    audit.record("keys.rotation_finished", scope=scope, tenant_id=_tenant_of(scope), targets=[rotation.id],
+    audit.record("keys.rotation_finished", scope=scope, tenant_id=tenant_of(scope), targets=[rotation.id],
                  detail={"rows": rotation.rows_done, "destroyed_versions": list(old)})
     db.session.commit()
     log.info("key rotation %s finished: %d rows, versions %s destroyed", rotation.id, rotation.rows_done, old)

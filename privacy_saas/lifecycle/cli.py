@@ -1,4 +1,4 @@
-"""`privacy-saas purge ...`, `certificates verify`."""
+"""`privacy-saas purge ...`, `certificates verify|show`."""
 from __future__ import annotations
 
 import json
@@ -79,7 +79,7 @@ def purge_run(slug, batch_size):
     cert = db.session.scalar(db.select(purge.DeletionCertificate).where(purge.DeletionCertificate.tenant_id == tenant_id))
     body = cert.document["certificate"]
     click.echo(f"{slug} purged: {body['rows_deleted_total']} rows deleted, keys destroyed: "
-               f"{', '.join(body['keys_destroyed'])}; certificate {cert.id}")
+               f"{', '.join(body['keys_destroyed'] + body['key_store']['key_names'])}; certificate {cert.id}")
 
 
 @click.group("certificates")
@@ -110,7 +110,35 @@ def certificates_verify(file, public_key):
     if verify_document(pem, signed):
         body = signed["certificate"]
         click.echo(f"valid: tenant {body['tenant']['slug']} purged {body['purge_finished_at']}, "
-                   f"{body['rows_deleted_total']} rows, signed by key {signed['key_id']}")
+                   f"{body['rows_deleted_total']} rows, signed by key {signed['key_id']} ({body.get('type')})")
         return
     click.echo("INVALID: the signature does not match this certificate and key", err=True)
     sys.exit(1)
+
+
+@certificates_cli.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
+              help="PEM public key (default: this installation's signing key).")
+@with_appcontext
+def certificates_show(file, public_key):
+    """State a certificate's facts in sentences, after checking its signature offline (exit 1 if invalid)."""
+    from privacy_saas.crypto.signing import verify_document
+    from privacy_saas.lifecycle.certificates import TYPES, describe, public_pem
+
+    try:
+        signed = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        click.echo(f"invalid: {file} is not JSON ({exc})", err=True)
+        sys.exit(1)
+    pem = Path(public_key).read_bytes() if public_key else public_pem()
+    if not verify_document(pem, signed):
+        click.echo("INVALID: the signature does not match this certificate and key; nothing in it can be trusted",
+                   err=True)
+        sys.exit(1)
+    if signed["certificate"].get("type") not in TYPES:
+        click.echo(f"valid signature, but an unknown certificate type {signed['certificate'].get('type')!r}", err=True)
+        sys.exit(1)
+    click.echo(f"Deletion certificate, signature valid (Ed25519 key {signed['key_id']}).")
+    for line in describe(signed):
+        click.echo(f"- {line}")

@@ -71,8 +71,8 @@ class PurgeRun(db.Model):
     rows_deleted: Mapped[dict] = mapped_column(sa.JSON, default=dict, info=not_personal())
     #: Key ids destroyed by the crypto-shred.
     keys_destroyed: Mapped[list] = mapped_column(sa.JSON, default=list, info=not_personal())
-    #: Files removed (export ids).
-    files_deleted: Mapped[int] = mapped_column(sa.Integer, default=0, info=not_personal())
+    #: Files removed per kind: `return_exports`, `outbox_mails`, `other` (subject-access exports, partials).
+    files_deleted: Mapped[dict] = mapped_column(sa.JSON, default=dict, info=not_personal())
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0, info=not_personal())
 
     def advance(self, step: str) -> None:

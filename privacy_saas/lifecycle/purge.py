@@ -1,5 +1,8 @@
 """The post-contract purge: lease, crypto-shred, batched deletes, files, certificate.
 
+The crypto-shred destroys the tenant's key-encryption key in the key store (crypto/keystore.py):
+every copy of its wrapped data keys, in this database and in every backup of it, becomes useless.
+
 On PostgreSQL the tenant's usage events, nearly all of its rows, live in a partition of their own
 (processor/usage/partitions.py): it is counted and dropped in one transaction instead of deleted.
 
@@ -25,8 +28,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from privacy_saas import __version__, audit, clock, rls
-from privacy_saas.crypto.service import destroy_tenant_keys
+from privacy_saas import __version__, audit, clock, mail, rls
+from privacy_saas.crypto.service import custody_report, destroy_tenant_keys
 from privacy_saas.datamap import catalogue
 from privacy_saas.extensions import db
 from privacy_saas.lifecycle import certificates
@@ -150,11 +153,17 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
 def _shred(run: PurgeRun, tenant: Tenant) -> None:
     _fault("before_shred")
     certificate_mail.seal_recipients(tenant)  # its addresses die with the key: sealed apart, in this transaction
-    run.keys_destroyed = destroy_tenant_keys(tenant)
-    run.keys_destroyed_at = clock.now()
+    # The key stores go first: one that does not answer raises KeyStoreUnavailable with nothing changed,
+    # the job fails and its retry comes back. No step follows, and no certificate, before every store
+    # that held a key of this tenant confirmed its destruction.
+    shred = destroy_tenant_keys(tenant)
+    run.keys_destroyed = shred.key_ids
+    run.keys_destroyed_at = max((r.destroyed_at for r in shred.receipts), default=clock.now())
     run.advance("keys_destroyed")
     audit.record("purge.keys_destroyed", tenant_id=tenant.id, targets=[run.id], actor=("system", run.locked_by),
-                 detail={"keys": run.keys_destroyed})
+                 detail={"keys": run.keys_destroyed, "custody": shred.custody,
+                         "key_store": [{"backend": r.backend, "key_name": r.key_name, "versions": list(r.versions)}
+                                       for r in shred.receipts]})
     _fault("before_shred_commit")
     db.session.commit()
     _fault("after_shred")
@@ -304,20 +313,47 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
 
 
 def _delete_files(run: PurgeRun, tenant: Tenant) -> None:
-    directory = Path(current_app.config["EXPORT_DIR"]) / str(tenant.id)
-    if directory.exists():
-        run.files_deleted = sum(1 for p in directory.rglob("*") if p.is_file())
-        shutil.rmtree(directory)
+    """Remove every file kept about the tenant's users outside the database, counted by kind."""
+    counts = {"return_exports": 0, "outbox_mails": 0, "other": 0}
+    exports = Path(current_app.config["EXPORT_DIR"]) / str(tenant.id)
+    for path in _files(exports):
+        # Top level: return exports; below it (dsr/) subject-access exports, and any partial file.
+        kind = "return_exports" if path.parent == exports and path.name.endswith(".zip.sealed") else "other"
+        counts[kind] += 1
+    # Exports are sealed under the tenant's (now destroyed) data key: removing them is enough.
+    if exports.exists():
+        shutil.rmtree(exports)
+    outbox = mail.outbox_dir(tenant.id)
+    for path in _files(outbox):
+        counts["outbox_mails" if path.suffix == ".eml" else "other"] += 1
+        # Mail is plaintext: overwrite it before unlinking (on storage that writes in place).
+        _overwrite(path)
+    if outbox.exists():
+        shutil.rmtree(outbox)
+    run.files_deleted = counts
     run.advance("files_deleted")
     db.session.commit()
     _fault("after_files")
 
 
+def _files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
+
+
+def _overwrite(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.write(b"\0" * size)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _certify(run: PurgeRun, tenant: Tenant) -> DeletionCertificate:
     _fault("before_certificate")
     finished = clock.now()
+    key_store = custody_report(tenant)
     document = {
-        "type": "privacy_saas.deletion_certificate/v1",
+        "type": certificates.CURRENT_TYPE,
         "tenant": {"id": str(tenant.id), "slug": tenant.slug, "region": tenant.region},
         "policy": {"end_action": tenant.end_action, "retain_after_end": tenant.retain_after_end},
         "contract_end": tenant.contract_end.isoformat(),
@@ -327,7 +363,11 @@ def _certify(run: PurgeRun, tenant: Tenant) -> DeletionCertificate:
         "rows_deleted": dict(sorted(run.rows_deleted.items())),
         "rows_deleted_total": sum(run.rows_deleted.values()),
         "keys_destroyed": sorted(run.keys_destroyed),
-        "files_deleted": run.files_deleted,
+        "key_store": key_store,
+        "files_deleted": dict(sorted(run.files_deleted.items())),
+        "files_deleted_total": sum(run.files_deleted.values()),
+        "backups": certificates.backups_statement(key_store, run.keys_destroyed_at,
+                                                  current_app.config["KEYSTORE_BACKUP_RETENTION"]),
         "aggregates_kept": tenant.end_action == "anonymise",
         "software": f"privacy_saas {__version__}",
     }

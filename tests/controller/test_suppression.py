@@ -117,7 +117,7 @@ def test_a_changed_index_key_fails_closed(make_contact, ready, app):
     service.erase(make_contact(email="gone@example.com"))
     ring = keyring()
     ring.destroy_versions(CONTROLLER_SCOPE, versions=[1], purposes=("index",))
-    ring._add(CONTROLLER_SCOPE, "index", 2)
+    ring._add(CONTROLLER_SCOPE, "index", 2, ring.custody(CONTROLLER_SCOPE))
     ready.flush()
     ring._cache.pop(CONTROLLER_SCOPE)
     with pytest.raises(suppression.SuppressionKeyChanged):

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from privacy_saas.crypto import DecryptionError, KeyDestroyed, KeyUnavailable
 from privacy_saas.crypto.keyring import keyring, tenant_scope
-from privacy_saas.crypto.models import DataKey
+from privacy_saas.crypto.models import DataKey, KeyCustody
 from privacy_saas.crypto.service import create_tenant_keys, destroy_tenant_keys
 from privacy_saas.processor.users.models import RegisteredUser
 
@@ -122,8 +122,13 @@ def test_crypto_shred_makes_reads_fail(session, keyed_tenant):
     tenant, bystander = keyed_tenant(), keyed_tenant()
     user = add_user(session, tenant)
     kept = add_user(session, bystander, email="keep@example.com")
-    destroyed = destroy_tenant_keys(tenant)
-    assert sorted(destroyed) == sorted([f"{tenant_scope(tenant.id)}/data/v1", f"{tenant_scope(tenant.id)}/index/v1"])
+    shred = destroy_tenant_keys(tenant)
+    assert sorted(shred.key_ids) == sorted([f"{tenant_scope(tenant.id)}/data/v1", f"{tenant_scope(tenant.id)}/index/v1"])
+    [receipt] = shred.receipts
+    assert receipt.backend == keyring().backend == shred.custody
+    assert receipt.key_name == f"privacy-saas-tenant-{tenant.id}" and receipt.versions == (1,)
+    assert keyring().store.state(tenant_scope(tenant.id)).destroyed
+    assert keyring().store.state(tenant_scope(bystander.id)).versions == (1,)
     wrapped = session.scalars(sa.select(DataKey.wrapped).where(DataKey.scope == tenant_scope(tenant.id))).all()
     assert wrapped == [None, None]
     with pytest.raises(KeyDestroyed):
@@ -155,36 +160,89 @@ def test_other_process_shred_is_seen_after_recheck(app, session, keyed_tenant):
         ring._cache = original
 
 
-def test_master_rotation_then_restart_without_old_key(app, session, keyed_tenant, tmp_path_factory):
+def local_keyring(path, provider):
+    """A keyring whose configured store is the local key-store file at `path`, under master keys `provider`.
+
+    Not the session's file: a master rotation there would leave it under a master key no other test has.
+    """
     from privacy_saas.crypto.keyring import Keyring
+    from privacy_saas.crypto.keystore import LocalKeyStore
+    return Keyring(provider, {"local": LocalKeyStore(path, provider)}, "local")
+
+
+def test_master_rotation_then_restart_without_old_key(app, session, make_tenant, tmp_path):
+    """The master key wraps old-layout data keys and local KEKs: rotation re-wraps both."""
     from privacy_saas.crypto.providers import LocalKeyProvider, generate_master_key_spec, parse_master_keys
-    tenant = keyed_tenant()
-    user = add_user(session, tenant)
+    from privacy_saas.crypto.keystore import LocalKeyStore
     old = parse_master_keys(app.config["PRIVACY_SAAS_MASTER_KEYS"])
     new = parse_master_keys(generate_master_key_spec(version=2))
-    rotated = Keyring(LocalKeyProvider({**old, **new}))
-    assert rotated.rewrap_all() >= 2
-    assert set(session.scalars(sa.select(DataKey.master_version).where(DataKey.destroyed_at.is_(None)))) == {2}
-    restarted = Keyring(LocalKeyProvider(new))
-    restarted.check_master_keys()
     original = app.extensions["privacy_saas.keyring"]
-    app.extensions["privacy_saas.keyring"] = restarted
+    legacy = make_tenant()
+    path = tmp_path / "keystore.sqlite3"
+    old_ring = local_keyring(path, LocalKeyProvider(old))
+    app.extensions["privacy_saas.keyring"] = old_ring
     try:
+        tenant = make_tenant()
+        old_ring.create_scope(tenant_scope(tenant.id))
+        user = add_user(session, tenant)
+        # A scope on the layout before key stores: data keys wrapped by the master key directly.
+        for purpose in ("data", "index"):
+            master_version, wrapped = old_ring.provider.wrap(b"k" * 32, f"tenant:{legacy.id}:{purpose}:v1".encode())
+            session.add(DataKey(scope=tenant_scope(legacy.id), purpose=purpose, version=1,
+                                master_version=master_version, wrapped=wrapped))
+        session.flush()
+        legacy_user = add_user(session, legacy, email="old@example.com")
+        rotated = local_keyring(path, LocalKeyProvider({**old, **new}))
+        assert rotated.rewrap_all() >= 3  # two old-layout rows, at least one local KEK
+        assert set(session.scalars(sa.select(DataKey.master_version).where(
+            DataKey.scope == tenant_scope(legacy.id)))) == {2}
+        assert {v for (v,) in LocalKeyStore(path, rotated.provider)._read(
+            "SELECT DISTINCT master_version FROM keks")} == {2}
+        restarted = local_keyring(path, LocalKeyProvider(new))
+        restarted.check()
+        app.extensions["privacy_saas.keyring"] = restarted
         assert reload(session, user).email == "ada@example.com"
+        assert reload(session, legacy_user).email == "old@example.com"
     finally:
         app.extensions["privacy_saas.keyring"] = original
 
 
-def test_missing_master_key_refuses_start(app, session, keyed_tenant):
-    from privacy_saas.crypto.keyring import Keyring
+def test_missing_master_key_refuses_start(app, session, make_tenant, tmp_path):
     from privacy_saas.crypto.providers import LocalKeyProvider, parse_master_keys, generate_master_key_spec
-    keyed_tenant()
-    wrong = Keyring(LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=1))))
+    tenant = make_tenant()
+    path = tmp_path / "keystore.sqlite3"
+    local_keyring(path, keyring().provider).create_scope(tenant_scope(tenant.id))
+    wrong = local_keyring(path, LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=1))))
     with pytest.raises(KeyUnavailable, match="master key version 1"):
-        wrong.check_master_keys()
-    absent = Keyring(LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=7))))
+        wrong.check()
+    absent = local_keyring(path, LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=7))))
     with pytest.raises(KeyUnavailable, match="master key version 1 is not configured"):
-        absent.check_master_keys()
+        absent.check()
+
+
+def test_a_scope_whose_key_is_missing_from_its_store_refuses_start(app, session, keyed_tenant):
+    """A key store that does not hold a live scope's KEK (wrong store, too old a backup): refuse, naming it."""
+    from privacy_saas.crypto.keyring import Keyring
+    from privacy_saas.crypto.keystore import LocalKeyStore, OpenBaoKeyStore
+    tenant = keyed_tenant()
+    ring = keyring()
+    ring.check()
+    store = ring.store
+    if isinstance(store, LocalKeyStore):
+        elsewhere = LocalKeyStore(app.instance_path + "/another-keystore.sqlite3", ring.provider)
+    else:
+        elsewhere = OpenBaoKeyStore(store.addr, store._token, store.transit_mount, store.kv_mount,
+                                    prefix="another-installation")
+    wrong = Keyring(ring.provider, {**ring.stores, ring.backend: elsewhere}, ring.backend)
+    with pytest.raises(KeyUnavailable, match=f"of tenant:{tenant.id} .*is missing"):
+        wrong.check()
+    # A destroyed key is not missing: that scope was purged (this database is an older copy).
+    destroy_tenant_keys(tenant)
+    session.execute(sa.update(DataKey).where(DataKey.scope == tenant_scope(tenant.id))
+                    .values(wrapped=b"restored", destroyed_at=None))
+    session.execute(sa.update(KeyCustody).where(KeyCustody.scope == tenant_scope(tenant.id))
+                    .values(destroyed_at=None))
+    ring.check()
 
 
 def test_no_key_or_plaintext_in_logs(session, keyed_tenant, caplog):

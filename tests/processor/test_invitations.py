@@ -32,7 +32,7 @@ def own_outbox(app, tmp_path, monkeypatch):
 
 def outbox(app):
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))]
+            for p in sorted(Path(app.config["OUTBOX_DIR"]).rglob("*.eml"))]
 
 
 def to(app, address):

@@ -95,7 +95,7 @@ def test_add_user_shows_the_invitation_once_and_mails_it(admin_client, app, org,
     user = service.find_by_email(org, "new@example.com")
     assert user.display_name == "New Person" and user.password_hash is None
     mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-             for p in Path(app.config["OUTBOX_DIR"]).glob("*.eml")]
+             for p in Path(app.config["OUTBOX_DIR"]).rglob("*.eml")]
     assert any(m["To"] == "new@example.com" and link in m.get_content() and "New Person" in m.get_content()
                for m in mails)
     assert "new@example.com" not in caplog.text and "New Person" not in caplog.text

@@ -404,6 +404,7 @@ def invite_user(tenant: Tenant, user: RegisteredUser, *, actor=None) -> Invitati
     url = f"{_public_base()}{SET_PASSWORD_PATH}{secret}"
     greeting = f"Hello {user.display_name}," if user.display_name else "Hello,"
     mail.send(mail.Message(
+        tenant_id=tenant.id,
         to=user.email,
         subject=f"Your {tenant.name} account: set your password",
         body=(f"{greeting}\n\nAn administrator of {tenant.name} added you ({user.email}).\n"
