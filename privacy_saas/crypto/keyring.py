@@ -309,7 +309,7 @@ class Keyring:
         live = db.session.scalars(sa.select(DataKey).where(DataKey.scope == scope, DataKey.destroyed_at.is_(None))
                                   .order_by(DataKey.purpose, DataKey.version).with_for_update()).all()
         masters = sorted({k.master_version for k in live if k.master_version is not None})
-        previous = custody.backend if custody is not None else "master v" + ",".join(map(str, masters))
+        previous = custody.backend if custody is not None else "master:" + ",".join(f"v{v}" for v in masters)
         # The same rows as Keyring._rows sees them (with their custody), in the same order as `live`.
         rows = sorted((r for r in self._rows(scope) if r.destroyed_at is None), key=lambda r: (r.purpose, r.version))
         raws = self._unwrap_rows(scope, rows)

@@ -71,7 +71,7 @@ class KeyCustody(db.Model):
     #: Since when this store's key wraps the scope's data keys: database backups taken before it hold
     #: them wrapped by the custody named in `previous`.
     since: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
-    #: The custody before a `keys migrate` (`master v1`, `local`), or NULL for a scope born in this store.
+    #: The custody before a `keys migrate` (`master:v1`, `local`), or NULL for a scope born in this store.
     previous: Mapped[str | None] = mapped_column(sa.String(32), info=not_personal())
     #: When the store confirmed the key's destruction (from its receipt).
     destroyed_at: Mapped[datetime | None] = mapped_column(info=not_personal())
