@@ -13,6 +13,7 @@ from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES, load_principal
 from privacy_saas.console.forms import ConfirmForm, EndContractForm, LegalHoldForm, LoginForm
 from privacy_saas.extensions import db, limiter
+from privacy_saas.lifecycle import certificates
 from privacy_saas.lifecycle import service as lifecycle
 from privacy_saas.lifecycle import tasks as lifecycle_tasks
 from privacy_saas.processor.tenants import service as tenant_service
@@ -106,8 +107,9 @@ def tenant(slug: str):
     """Show one tenant: contract, purge date, legal holds, certificate."""
     found = tenant_service.get_by_slug(slug)
     certificate = lifecycle.certificate(found) if found.status == "purged" else None
+    facts = certificates.describe(certificate.document) if certificate is not None else []
     return render_template("console/tenant.html", tenant=found, holds=lifecycle.list_holds(found),
-                           decision=lifecycle.purge_decision(found), certificate=certificate,
+                           decision=lifecycle.purge_decision(found), certificate=certificate, facts=facts,
                            purge=lifecycle_tasks.purge_status(found),
                            hold_form=LegalHoldForm(), end_form=EndContractForm(), confirm=ConfirmForm())
 

@@ -122,7 +122,7 @@ def migrate_keys(target):
     """
     from privacy_saas import audit
     from privacy_saas.cli import fail
-    from privacy_saas.crypto import tasks
+    from privacy_saas.crypto import CryptoError, tasks
     from privacy_saas.crypto.keyring import keyring
 
     ring = keyring()
@@ -133,7 +133,12 @@ def migrate_keys(target):
     moved = 0
     with tqdm(total=len(pending), unit="scope", desc=f"moving keys to {target}") as bar:
         for scope in pending:
-            previous = ring.move_scope(scope, target)
+            try:
+                previous = ring.move_scope(scope, target)
+            except CryptoError as error:
+                # The scopes moved so far stay moved; the next run resumes with this one.
+                db.session.rollback()
+                fail(f"{scope} not moved, {moved} moved before it: {error}")
             if previous is not None:
                 audit.record("keys.migrated", scope=scope, tenant_id=tasks.tenant_of(scope), actor=("cli", None),
                              detail={"from": previous, "to": target, "key_name": ring.store.key_name(scope)})
@@ -152,6 +157,7 @@ def rotate_kek(slug, controller):
     """Add a KEK version in the key store and re-wrap the scope's data keys under it (OpenBao: rewrap in the store)."""
     from privacy_saas import audit
     from privacy_saas.cli import fail
+    from privacy_saas.crypto import CryptoError
     from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring, tenant_scope
     from privacy_saas.errors import AppError
     from privacy_saas.processor.tenants import service as tenants
@@ -166,7 +172,11 @@ def rotate_kek(slug, controller):
             fail(exc.message)
         tenant_id = tenant.id
     scope = CONTROLLER_SCOPE if controller else tenant_scope(tenant_id)
-    version, rows = keyring().rotate_kek(scope)
+    try:
+        version, rows = keyring().rotate_kek(scope)
+    except CryptoError as error:
+        db.session.rollback()
+        fail(str(error))
     audit.record("keys.kek_rotated", scope=scope, tenant_id=tenant_id, actor=("cli", None),
                  detail={"kek_version": version, "rewrapped": rows})
     db.session.commit()

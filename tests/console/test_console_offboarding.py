@@ -73,3 +73,8 @@ def test_purged_tenant_shows_certificate(client, session, make_staff):
     assert "Download the deletion certificate" in page
     cert = client.get("/console/tenants/gone/certificate.json")
     assert cert.status_code == 200 and cert.json["algorithm"] == "Ed25519"
+    # The same facts in sentences: the key store's receipt and what it means for backups.
+    body = cert.json["certificate"]
+    [receipt] = body["key_store"]["receipts"]
+    assert f"confirmed the destruction of key-encryption key {receipt['key_name']} (v1)" in page
+    assert "expire by" in page and body["backups"]["statements"][0].split(":")[0] in page

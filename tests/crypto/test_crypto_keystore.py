@@ -181,3 +181,35 @@ def test_a_store_that_does_not_answer_fails_fast():
             call()
     assert time.monotonic() - started < 5
     assert "token" not in repr(store)
+
+
+@pytest.mark.openbao
+def test_the_documented_policy_is_enough_and_forbids_re_creating_a_key_by_encrypt():
+    """deploy/openbao-policy.hcl: everything the store does works with it, and nothing re-creates a key."""
+    if not OPENBAO_ADDR:
+        pytest.skip("needs OpenBao")
+    root = openbao_store()._client()
+    policy = (Path(__file__).parents[2] / "deploy" / "openbao-policy.hcl").read_text()
+    root.sys.create_or_update_policy(name="privacy-saas-test", policy=policy)
+    token = root.auth.token.create(policies=["privacy-saas-test"], ttl="10m")["auth"]["client_token"]
+    store = OpenBaoKeyStore(OPENBAO_ADDR, token, os.environ.get("OPENBAO_TRANSIT_MOUNT", "transit"),
+                            os.environ.get("OPENBAO_KV_MOUNT", "privacy-saas"))
+    scope = new_scope()
+    store.create(scope)
+    key = os.urandom(32)
+    version, wrapped = store.wrap(scope, key, b"c")
+    assert store.unwrap(scope, version, wrapped, b"c") == key
+    assert store.rotate(scope) == 2
+    assert store.rewrap(scope, 1, wrapped, b"c")[0] == 2
+    assert store.key_name(scope) in store.inventory().live
+    receipt = store.destroy(scope)
+    assert receipt.versions == (1, 2) and store.state(scope).destroyed
+    assert store.inventory().destroyed[store.key_name(scope)] == receipt.destroyed_at
+    # Encrypt on a missing key is refused, not an upsert: the destroyed key stays destroyed.
+    with pytest.raises(KeyStoreUnavailable, match="refused the token"):
+        store._call("encrypt", store._transit.encrypt_data, store.key_name(scope), plaintext="AAAA",
+                    context="Yw==", mount_point=store.transit_mount)
+    assert store.state(scope).destroyed
+    # And the token reaches nothing else: another mount's keys, or the system backend.
+    with pytest.raises(KeyStoreUnavailable, match="refused the token"):
+        store._call("read", store._transit.read_key, "someone-elses-key", mount_point=store.transit_mount)

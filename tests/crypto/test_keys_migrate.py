@@ -136,3 +136,28 @@ def test_a_scope_moved_from_the_local_file_to_openbao_is_destroyed_in_both(sessi
     assert sorted(r.backend for r in shred.receipts) == ["local", "openbao"]
     assert original.stores["local"].state(scope).destroyed and original.stores["openbao"].state(scope).destroyed
     assert os.path.exists(app.config["KEYSTORE_PATH"])
+
+
+def test_rotate_kek_rewraps_the_scope_in_its_store(session, runner):
+    from privacy_saas.audit.models import AuditEntry
+    tenant = seed("kek-rot", users=3, events_per_user=0, support=0)
+    scope = tenant_scope(tenant.id)
+    expected = emails(session, tenant.id)
+    before = dict(session.execute(sa.select(DataKey.purpose, DataKey.wrapped).where(DataKey.scope == scope)).all())
+    result = runner.invoke(args=["keys", "rotate-kek", "kek-rot"])
+    assert result.exit_code == 0, result.output
+    assert "key-encryption key now at version 2; 2 data key(s) re-wrapped" in result.output
+    rows = session.execute(sa.select(DataKey.purpose, DataKey.kek_version, DataKey.wrapped)
+                           .where(DataKey.scope == scope)).all()
+    assert {r.kek_version for r in rows} == {2} and all(before[r.purpose] != r.wrapped for r in rows)
+    assert keyring().store.state(scope).versions == (1, 2)
+    keyring()._cache.clear()
+    assert emails(session, tenant.id) == expected
+    assert session.scalar(sa.select(AuditEntry.detail).where(AuditEntry.action == "keys.kek_rotated")) == {
+        "kek_version": 2, "rewrapped": 2}
+    assert runner.invoke(args=["keys", "rotate-kek"]).exit_code == 1
+    assert runner.invoke(args=["keys", "rotate-kek", "nobody"]).exit_code == 1
+    from privacy_saas.controller.bootstrap import ensure_ready
+    ensure_ready()
+    controller = runner.invoke(args=["keys", "rotate-kek", "--controller"])
+    assert controller.exit_code == 0 and "controller: key-encryption key now at version" in controller.output

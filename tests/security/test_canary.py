@@ -1,6 +1,8 @@
-"""Canary: planted names and e-mails never reach logs, audit entries, job rows, Redis job payloads or error bodies."""
+"""Canary: planted names and e-mails never reach logs, audit entries, job rows, Redis job payloads or error
+bodies, and after the purge no file under the instance, outbox and export folders holds one."""
 import logging
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +22,16 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 def canary_email(n) -> str:
     return f"{CANARY}{n}@{CANARY}.example"
+
+
+def files_under(folders):
+    """Yield (path, bytes) of every file below the folders (each file once)."""
+    seen = set()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")) if folder.exists() else []:
+            if path.is_file() and path not in seen:
+                seen.add(path)
+                yield path, path.read_bytes()
 
 
 @pytest.fixture
@@ -96,7 +108,18 @@ def test_canaries_stay_out_of_logs_audit_jobs_and_error_bodies(app, client, sess
     clock.travel_to(date(2028, 1, 1))
     from privacy_saas.lifecycle import purge
 
+    folders = {Path(app.instance_path), Path(app.config["OUTBOX_DIR"]).parent, Path(app.config["OUTBOX_DIR"]),
+               Path(app.config["EXPORT_DIR"]), Path(app.config["KEYSTORE_PATH"]).parent}
+    # The invitations went to the tenant's outbox folder, in plaintext: there is something to find.
+    assert any(CANARY.encode() in blob for _path, blob in files_under(folders))
     assert purge.purge_tenant(tenant_id) == "purged"
+    # Nothing personal left behind in any file: instance folder (SQLite database, key store), outbox, exports.
+    leaked_files = [str(path) for path, blob in files_under(folders) if CANARY.encode() in blob]
+    assert not leaked_files
+    from privacy_saas.lifecycle.models import DeletionCertificate
+    body = session.scalar(sa.select(DeletionCertificate).where(DeletionCertificate.tenant_id == tenant_id)
+                          ).document["certificate"]
+    assert body["files_deleted"]["outbox_mails"] >= 1 and body["files_deleted"]["return_exports"] == 1
     # Not a single trace of the canary anywhere but the tenant's own (encrypted, now purged) data.
     assert CANARY.encode() not in jobs_blob
     leaked_logs = [r.getMessage() for r in caplog.records if CANARY in r.getMessage()]
