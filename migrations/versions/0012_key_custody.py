@@ -16,6 +16,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+import privacy_saas.db
+
 # revision identifiers, used by Alembic.
 revision = '0012'
 down_revision = '0015'
@@ -29,9 +31,9 @@ def upgrade():
         sa.Column('scope', sa.String(length=64), nullable=False),
         sa.Column('backend', sa.String(length=16), nullable=False),
         sa.Column('key_name', sa.String(length=128), nullable=False),
-        sa.Column('since', sa.DateTime(), nullable=False),
+        sa.Column('since', privacy_saas.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('previous', sa.String(length=32), nullable=True),
-        sa.Column('destroyed_at', sa.DateTime(), nullable=True),
+        sa.Column('destroyed_at', privacy_saas.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column('receipts', sa.JSON(), nullable=True),
         sa.CheckConstraint("backend IN ('local', 'openbao')", name=op.f('ck_key_custody_backend')),
         sa.PrimaryKeyConstraint('scope', name=op.f('pk_key_custody')),
@@ -52,13 +54,32 @@ def upgrade():
                               nullable=False)
 
 
+def _wrap_under_master(bind):
+    """Re-wrap every data key held by a key-store KEK under the master key: 0011 knows no key store.
+
+    Needs the running app's keyring (Flask-Migrate runs migrations in its context) and the key stores
+    to answer; the KEKs themselves stay in their stores.
+    """
+    from flask import current_app
+
+    ring = current_app.extensions["privacy_saas.keyring"]
+    rows = bind.execute(sa.text(
+        "SELECT d.id, d.scope, d.purpose, d.version, d.kek_version, d.wrapped, c.backend FROM data_keys d "
+        "JOIN key_custody c ON c.scope = d.scope WHERE d.kek_version IS NOT NULL")).all()
+    for row in rows:
+        master_version, wrapped = ring.provider.newest_version, None
+        if row.wrapped is not None:
+            context = f"{row.scope}:{row.purpose}:v{row.version}".encode()
+            raw = ring.store_for(row.backend).unwrap(row.scope, row.kek_version, bytes(row.wrapped), context)
+            master_version, wrapped = ring.provider.wrap(raw, context)
+        # A destroyed row keeps no key: its master_version only fills the column 0011 requires.
+        bind.execute(sa.text("UPDATE data_keys SET master_version = :m, wrapped = :w, kek_version = NULL "
+                             "WHERE id = :id"), {"m": master_version, "w": wrapped, "id": row.id})
+
+
 def downgrade():
     bind = op.get_bind()
-    moved = bind.execute(sa.text("SELECT count(*) FROM data_keys WHERE kek_version IS NOT NULL")).scalar()
-    if moved:
-        # Those rows open only with their KEK: without key_custody nothing would say where it is.
-        raise RuntimeError(f"{moved} data key(s) are wrapped by key-store keys; 0011 can only hold "
-                           "master-wrapped keys, so this downgrade would make their data unreadable")
+    _wrap_under_master(bind)
     with op.batch_alter_table('purge_runs') as batch_op:
         batch_op.add_column(sa.Column('files_total', sa.Integer(), nullable=True))
     rows = bind.execute(sa.text("SELECT id, files_deleted FROM purge_runs")).all()

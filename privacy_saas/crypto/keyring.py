@@ -381,7 +381,7 @@ class Keyring:
                     continue
                 if row.key_name in inventory.destroyed:
                     log.warning("the key of %s was destroyed in the %s at %s: its data is unreadable",
-                                row.scope, store.describe(), inventory.destroyed[row.key_name].isoformat())
+                                row.scope, store.describe(), store.state(row.scope).destroyed_at.isoformat())
                     continue
                 raise KeyUnavailable(f"the key-encryption key of {row.scope} ({row.key_name}) is missing "
                                      f"from the {store.describe()}")

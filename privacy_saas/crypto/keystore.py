@@ -91,7 +91,7 @@ class Inventory:
     """Every key a store holds and every key it has destroyed (names only)."""
 
     live: set[str] = field(default_factory=set)
-    destroyed: dict[str, datetime] = field(default_factory=dict)
+    destroyed: set[str] = field(default_factory=set)
 
 
 class KeyStore(abc.ABC):
@@ -357,8 +357,7 @@ class LocalKeyStore(KeyStore):
 
     def inventory(self) -> Inventory:
         return Inventory(live={n for (n,) in self._read("SELECT DISTINCT name FROM keks")},
-                         destroyed={n: datetime.fromisoformat(at)
-                                    for n, at in self._read("SELECT name, destroyed_at FROM destroyed")})
+                         destroyed={n for (n,) in self._read("SELECT name FROM destroyed")})
 
     def ping(self) -> None:
         self._read("SELECT 1")
@@ -570,7 +569,7 @@ class OpenBaoKeyStore(KeyStore):
                                mount_point=self.kv_mount)
         prefix = f"{self.prefix}-"
         return Inventory(live={n for n in live if n.startswith(prefix)},
-                         destroyed={n: self._tombstone(n)[1] for n in destroyed if n.startswith(prefix)})
+                         destroyed={n for n in destroyed if n.startswith(prefix)})
 
     def ping(self) -> None:
         health = self._call("health", self._client().sys.read_health_status, method="GET")

@@ -12,6 +12,7 @@ from privacy_saas.crypto.models import DataKey, KeyCustody
 from privacy_saas.crypto.providers import new_data_key
 from privacy_saas.processor.users.models import RegisteredUser
 from tests.lifecycle.conftest import seed
+from tests.test_migrations import scratch_app  # noqa: F401  (pytest fixture)
 
 
 def old_layout(session, scope):
@@ -161,3 +162,25 @@ def test_rotate_kek_rewraps_the_scope_in_its_store(session, runner):
     ensure_ready()
     controller = runner.invoke(args=["keys", "rotate-kek", "--controller"])
     assert controller.exit_code == 0 and "controller: key-encryption key now at version" in controller.output
+
+
+def test_downgrading_past_0012_rewraps_under_the_master_key_and_every_user_still_reads(scratch_app):
+    from flask_migrate import downgrade, upgrade
+
+    from privacy_saas.extensions import db
+    with scratch_app.app_context():
+        upgrade()
+        tenant = seed("down-and-up", users=3, events_per_user=0, support=0)
+        db.session.commit()
+        tenant_id, scope = tenant.id, tenant_scope(tenant.id)
+        expected = emails(db.session, tenant_id)
+        db.session.remove()
+        downgrade(revision="0011")
+        upgrade()
+        keyring()._cache.clear()
+        assert emails(db.session, tenant_id) == expected
+        rows = db.session.execute(sa.select(DataKey.master_version, DataKey.kek_version)
+                                  .where(DataKey.scope == scope)).all()
+        assert {(r.master_version, r.kek_version) for r in rows} == {(keyring().provider.newest_version, None)}
+        db.session.remove()
+        db.engine.dispose()
