@@ -17,6 +17,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+import isodate
 import sqlalchemy as sa
 from flask import current_app
 
@@ -399,6 +400,12 @@ def init_keyring(app) -> Keyring:
         raise RuntimeError("PRIVACY_SAAS_KEYSTORE=openbao needs OPENBAO_ADDR (and OPENBAO_TOKEN or OPENBAO_TOKEN_FILE)")
     if backend not in ("local", "openbao"):
         raise RuntimeError(f"PRIVACY_SAAS_KEYSTORE must be local or openbao, not {backend!r}")
+    try:
+        # Read by every certificate: refused at start, not at the end of a purge.
+        isodate.parse_duration(app.config["KEYSTORE_BACKUP_RETENTION"])
+    except (isodate.ISO8601Error, ValueError):
+        raise RuntimeError("PRIVACY_SAAS_KEYSTORE_BACKUP_RETENTION must be an ISO 8601 duration such as P30D, "
+                           f"not {app.config['KEYSTORE_BACKUP_RETENTION']!r}") from None
     keyring = Keyring(provider, build_stores(app.config, provider), backend,
                       ttl=app.config.get("PRIVACY_SAAS_KEY_TTL_SECONDS", 300.0),
                       recheck=app.config.get("PRIVACY_SAAS_KEY_RECHECK_SECONDS", 5.0))

@@ -320,17 +320,23 @@ def _delete_files(run: PurgeRun, tenant: Tenant) -> None:
         # Top level: return exports; below it (dsr/) subject-access exports, and any partial file.
         kind = "return_exports" if path.parent == exports and path.name.endswith(".zip.sealed") else "other"
         counts[kind] += 1
-    # Exports are sealed under the tenant's (now destroyed) data key: removing them is enough.
-    if exports.exists():
-        shutil.rmtree(exports)
     outbox = mail.outbox_dir(tenant.id)
     for path in _files(outbox):
         counts["outbox_mails" if path.suffix == ".eml" else "other"] += 1
+    if not run.files_deleted:
+        # Counted and committed before anything goes: a run killed half-way through the deletions
+        # resumes with the count of what was there, not of what it left.
+        run.files_deleted = counts
+        db.session.commit()
+    # Exports are sealed under the tenant's (now destroyed) data key: removing them is enough.
+    if exports.exists():
+        shutil.rmtree(exports)
+    _fault("mid_files")
+    for path in _files(outbox):
         # Mail is plaintext: overwrite it before unlinking (on storage that writes in place).
         _overwrite(path)
     if outbox.exists():
         shutil.rmtree(outbox)
-    run.files_deleted = counts
     run.advance("files_deleted")
     db.session.commit()
     _fault("after_files")

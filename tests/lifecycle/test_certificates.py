@@ -14,9 +14,17 @@ from tests.lifecycle.conftest import seed
 END = date(2025, 6, 30)
 
 
-@pytest.fixture
-def purged(session, app):
-    """A purged tenant that had a return export, an outbox mail, and a subject-access export on disk."""
+def crash_mid_files(at):
+    if at == "mid_files":
+        raise SystemExit("crash between the exports and the outbox")
+
+
+@pytest.fixture(params=["straight", "killed_mid_files"])
+def purged(request, session, app, monkeypatch):
+    """A purged tenant that had a return export, an outbox mail, and a subject-access export on disk.
+
+    Purged in one run, or by a run killed after deleting the exports and a second run that finishes.
+    """
     clock.travel_to(date(2026, 7, 1))
     tenant = seed("certified", users=2, events_per_user=1, status="ended", contract_end=END)
     from pathlib import Path
@@ -26,6 +34,14 @@ def purged(session, app):
     (exports / "dsr" / "01a3.zip.sealed").write_bytes(b"sealed")
     mail.send(mail.Message(to="someone@certified.example", subject="s", body="b", tenant_id=tenant.id))
     mail.send(mail.Message(to="vendor@vendor.example", subject="s", body="b"))  # the vendor's own: stays
+    if request.param == "killed_mid_files":
+        monkeypatch.setattr(purge, "_fault", crash_mid_files)
+        monkeypatch.setitem(app.config, "PURGE_LEASE_SECONDS", 0)
+        with pytest.raises(SystemExit):
+            purge.purge_tenant(tenant.id)
+        session.rollback()
+        assert not exports.exists() and mail.outbox_dir(tenant.id).exists()
+        monkeypatch.setattr(purge, "_fault", lambda at: None)
     assert purge.purge_tenant(tenant.id) == "purged"
     cert = session.scalar(sa.select(DeletionCertificate).where(DeletionCertificate.tenant_id == tenant.id))
     assert not exports.exists() and not mail.outbox_dir(tenant.id).exists()
