@@ -122,7 +122,7 @@ def migrate_keys(target):
     """
     from privacy_saas import audit
     from privacy_saas.cli import fail
-    from privacy_saas.crypto import CryptoError, tasks
+    from privacy_saas.crypto import CryptoError, KeyStoreUnavailable, tasks
     from privacy_saas.crypto.keyring import keyring
 
     ring = keyring()
@@ -135,7 +135,7 @@ def migrate_keys(target):
         for scope in pending:
             try:
                 previous = ring.move_scope(scope, target)
-            except CryptoError as error:
+            except (CryptoError, KeyStoreUnavailable) as error:
                 # The scopes moved so far stay moved; the next run resumes with this one.
                 db.session.rollback()
                 fail(f"{scope} not moved, {moved} moved before it: {error}")
@@ -157,7 +157,7 @@ def rotate_kek(slug, controller):
     """Add a KEK version in the key store and re-wrap the scope's data keys under it (OpenBao: rewrap in the store)."""
     from privacy_saas import audit
     from privacy_saas.cli import fail
-    from privacy_saas.crypto import CryptoError
+    from privacy_saas.crypto import CryptoError, KeyStoreUnavailable
     from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring, tenant_scope
     from privacy_saas.errors import AppError
     from privacy_saas.processor.tenants import service as tenants
@@ -174,7 +174,7 @@ def rotate_kek(slug, controller):
     scope = CONTROLLER_SCOPE if controller else tenant_scope(tenant_id)
     try:
         version, rows = keyring().rotate_kek(scope)
-    except CryptoError as error:
+    except (CryptoError, KeyStoreUnavailable) as error:
         db.session.rollback()
         fail(str(error))
     audit.record("keys.kek_rotated", scope=scope, tenant_id=tenant_id, actor=("cli", None),

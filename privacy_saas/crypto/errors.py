@@ -17,5 +17,10 @@ class KeyUnavailable(CryptoError):
     """A master key version is missing or cannot unwrap the data key."""
 
 
-class KeyStoreUnavailable(CryptoError):
-    """The key store did not answer (down, sealed, timed out, refused the token): retry later."""
+class KeyStoreUnavailable(Exception):
+    """The key store did not answer (down, sealed, timed out, refused the token): retry later.
+
+    Deliberately not a CryptoError: nothing is wrong with the data. Code that shows a record whose
+    CryptoError says it cannot be read ("undecryptable"), or skips it, must not do so during an
+    outage: this propagates to the request or job boundary (503, or a retried job).
+    """

@@ -49,7 +49,7 @@ def test_key_store_outage_under_load_then_recovery(app, committed, cold_app, tmp
     tenants = [seed(f"outage-{n}", users=1, events_per_user=0, support=0) for n in range(TENANTS)]
     issued = [(t.id, tokens.issue(kind="tenant", name="load", tenant_id=t.id)[1]) for t in tenants]
     committed.commit()
-    results, stop = [], threading.Event()
+    results, reads, stop = [], [], threading.Event()
     with serving(cold_app) as base:
         def load(n):
             tenant_id, token = issued[n % TENANTS]
@@ -57,6 +57,8 @@ def test_key_store_outage_under_load_then_recovery(app, committed, cold_app, tmp
                 email = f"load-{uuid.uuid4().hex[:10]}@outage.example"
                 status, raw, ctype, took = request(base, token, "POST", "/api/v1/users", {"email": email})
                 results.append((tenant_id, email, status, raw, ctype, took))
+                # A read during the outage is a 503 too, never a page of records marked undecryptable.
+                reads.append(request(base, token, "GET", "/api/v1/users?page_size=5"))
                 time.sleep(0.05)
 
         workers = [threading.Thread(target=load, args=(n,)) for n in range(TENANTS)]
@@ -93,6 +95,10 @@ def test_key_store_outage_under_load_then_recovery(app, committed, cold_app, tmp
         else:
             created.add(json.loads(raw)["id"])
     assert refused, "the outage was not observed"
+    read_statuses = [status for status, *_ in reads]
+    assert set(read_statuses) <= {200, 503} and 503 in read_statuses
+    assert not [raw for status, raw, *_ in reads if status == 200 and b"undecryptable" in raw]
+    assert all(json.loads(raw)["code"] == "key_store_unavailable" for status, raw, *_ in reads if status == 503)
     committed.expire_all()
     ids = [t for t, _ in issued]
     stored = {str(u) for u in committed.scalars(sa.select(RegisteredUser.id).where(
