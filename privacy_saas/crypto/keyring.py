@@ -396,6 +396,8 @@ def init_keyring(app) -> Keyring:
         raise RuntimeError(f"PRIVACY_SAAS_MASTER_KEYS is invalid: {exc}") from None
     provider = LocalKeyProvider(master_keys)
     backend = app.config["KEYSTORE"]
+    if app.config.get("OPENBAO_ADDR") and not app.config.get("OPENBAO_TOKEN"):
+        raise RuntimeError("OPENBAO_ADDR is set but no token: set OPENBAO_TOKEN or OPENBAO_TOKEN_FILE")
     if backend == "openbao" and not app.config.get("OPENBAO_ADDR"):
         raise RuntimeError("PRIVACY_SAAS_KEYSTORE=openbao needs OPENBAO_ADDR (and OPENBAO_TOKEN or OPENBAO_TOKEN_FILE)")
     if backend not in ("local", "openbao"):

@@ -213,3 +213,16 @@ def test_the_documented_policy_is_enough_and_forbids_re_creating_a_key_by_encryp
     # And the token reaches nothing else: another mount's keys, or the system backend.
     with pytest.raises(KeyStoreUnavailable, match="refused the token"):
         store._call("read", store._transit.read_key, "someone-elses-key", mount_point=store.transit_mount)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"KEYSTORE": "vault"}, "must be local or openbao"),
+    ({"KEYSTORE": "openbao", "OPENBAO_ADDR": None}, "needs OPENBAO_ADDR"),
+    ({"OPENBAO_ADDR": "http://127.0.0.1:1", "OPENBAO_TOKEN": None}, "no token"),
+    ({"KEYSTORE_BACKUP_RETENTION": "30 days"}, "ISO 8601 duration"),
+])
+def test_a_key_store_misconfiguration_refuses_start_with_a_clear_message(app, tmp_path_factory, config, message):
+    from privacy_saas import create_app
+    from tests import conftest
+    with pytest.raises(RuntimeError, match=message):
+        create_app({**conftest.test_config(tmp_path_factory), **config})
