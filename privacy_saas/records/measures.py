@@ -73,20 +73,25 @@ def _isolation(entries: list[ColumnEntry]) -> dict:
 
 
 def _keys() -> dict:
-    provider = keyring().provider
+    ring = keyring()
     live = db.session.execute(sa.select(DataKey.scope, sa.func.count()).where(DataKey.destroyed_at.is_(None))
                               .group_by(DataKey.scope)).all()
     tenants = sum(1 for scope, _n in live if scope.startswith("tenant:"))
     destroyed = db.session.scalar(sa.select(sa.func.count(sa.distinct(DataKey.scope)))
                                   .where(DataKey.destroyed_at.is_not(None))) or 0
+    master_wrapped = db.session.scalar(sa.select(sa.func.count(sa.distinct(DataKey.scope))).where(
+        DataKey.destroyed_at.is_(None), DataKey.master_version.is_not(None))) or 0
     return _measure(
         "Key custody",
-        f"One data key and one blind-index key per tenant and for the controller scope, stored only wrapped by "
-        f"the key provider {provider!r} (newest master key version {provider.newest_version}); unwrapped keys "
+        f"One data key and one blind-index key per tenant and for the controller scope, stored in the database "
+        f"only wrapped by the scope's key-encryption key, which is held outside it, in the {ring.store.describe()}"
+        f"{' (never exported)' if ring.backend == 'openbao' else ' (wrapped by the master key)'}; "
+        f"{master_wrapped} scope(s) still wrapped by the master key directly until `keys migrate`. Destroying a "
+        f"scope's key-encryption key makes every copy of its data unreadable, backups included; unwrapped keys "
         f"live only in process memory. Live key scopes: {tenants} tenant(s)"
         f"{' and the controller' if any(scope == 'controller' for scope, _n in live) else ''}; "
         f"{destroyed} scope(s) crypto-shredded.",
-        "keyring provider, data_keys")
+        "keyring, key_custody, data_keys")
 
 
 def measures(entries: list[ColumnEntry]) -> list[dict]:
