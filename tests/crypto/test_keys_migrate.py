@@ -100,7 +100,10 @@ def test_old_installation_moves_to_a_key_store_interrupted_once_and_resumed(sess
 
     rows = session.execute(sa.select(DataKey.scope, DataKey.master_version, DataKey.kek_version)
                            .where(DataKey.scope.in_(scopes))).all()
-    assert {r.master_version for r in rows} == {None} and {r.kek_version for r in rows} == {1}
+    assert {r.master_version for r in rows} == {None}
+    # Under each scope's newest KEK version (the controller's key may be older than this test: the
+    # PostgreSQL and SQLite runs share one OpenBao, and the suite rotates it).
+    assert all(r.kek_version == keyring().store.state(r.scope).versions[-1] for r in rows)
     custody = {c.scope: c for c in session.scalars(sa.select(KeyCustody).where(KeyCustody.scope.in_(scopes)))}
     assert {c.backend for c in custody.values()} == {target}
     assert {c.previous for c in custody.values()} == {"master:v1"}
