@@ -541,9 +541,15 @@ class OpenBaoKeyStore(KeyStore):
             raise KeyStoreUnavailable(f"{name} is still in {self.describe()} after its deletion")
         destroyed_at = clock.now()
         # The register is written after the delete is confirmed: it never claims a live key is gone.
-        self._call("write register", self._client().secrets.kv.v1.create_or_update_secret,
-                   self._tombstone_path(name), {"versions": list(versions), "destroyed_at": destroyed_at.isoformat()},
-                   mount_point=self.kv_mount)
+        try:
+            self._call("write register", self._client().secrets.kv.v1.create_or_update_secret,
+                       self._tombstone_path(name),
+                       {"versions": list(versions), "destroyed_at": destroyed_at.isoformat()},
+                       mount_point=self.kv_mount)
+        except hvac.exceptions.InvalidPath:
+            # Deleted, but not registered: the retry finds the key gone and registers it then.
+            raise KeyUnavailable(f"{name} is deleted, but the register of destroyed keys (KV mount "
+                                 f"{self.kv_mount!r}) does not exist in {self.describe()}") from None
         log.warning("key-encryption key %s destroyed in %s", name, self.describe())
         return Receipt(self.backend, name, versions, destroyed_at, reported)
 

@@ -226,3 +226,18 @@ def test_a_key_store_misconfiguration_refuses_start_with_a_clear_message(app, tm
     from tests import conftest
     with pytest.raises(RuntimeError, match=message):
         create_app({**conftest.test_config(tmp_path_factory), **config})
+
+
+@pytest.mark.openbao
+def test_a_missing_register_mount_is_named_and_the_retry_completes():
+    if not OPENBAO_ADDR:
+        pytest.skip("needs OpenBao")
+    scope = new_scope()
+    openbao_store().create(scope)
+    misconfigured = OpenBaoKeyStore(OPENBAO_ADDR, openbao_token(), os.environ.get("OPENBAO_TRANSIT_MOUNT", "transit"),
+                                    "no-such-mount")
+    with pytest.raises(KeyUnavailable, match="no-such-mount"):
+        misconfigured.destroy(scope)
+    assert misconfigured.state(scope) is None  # deleted in transit, not registered yet
+    receipt = openbao_store().destroy(scope, known_versions=[1])
+    assert receipt.versions == (1,) and openbao_store().state(scope).destroyed
