@@ -152,7 +152,10 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
 
 def _shred(run: PurgeRun, tenant: Tenant) -> None:
     _fault("before_shred")
-    certificate_mail.seal_recipients(tenant)  # its addresses die with the key: sealed apart, in this transaction
+    certificate_mail.seal_recipients(tenant)  # its addresses die with the key: sealed apart first
+    # Committed before a key store destroys the key: that cannot be rolled back with this transaction, and
+    # a run killed after it must find the recipients sealed, not try to read them under a destroyed key.
+    db.session.commit()
     # The key stores go first: one that does not answer raises KeyStoreUnavailable with nothing changed,
     # the job fails and its retry comes back. No step follows, and no certificate, before every store
     # that held a key of this tenant confirmed its destruction.

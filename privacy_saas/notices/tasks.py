@@ -34,7 +34,8 @@ def deliver_notice(tenant_id: str, notice_id: str, purpose: str = "notice") -> N
         subject, body = notice_mail(notice, tenant)
     recipients = privacy_contacts.notice_recipients(tenant)
     for address in recipients:
-        mail.send(mail.Message(to=address, subject=subject, body=body))
+        # In the tenant's outbox folder: its purge removes mail about its people.
+        mail.send(mail.Message(to=address, subject=subject, body=body, tenant_id=tenant_id))
     if purpose == "notice":
         notice.mark_delivered(len(recipients))
     audit.record("notice.delivered" if recipients else "notice.undeliverable", tenant_id=tenant_id,

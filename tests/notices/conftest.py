@@ -41,8 +41,9 @@ def outbox(app, tmp_path, monkeypatch):
     def read():
         if not directory.exists():
             return []
+        # Mail about a tenant's people is in its own folder (mail.outbox_dir): every folder, by time.
         return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                for p in sorted(directory.iterdir())]
+                for p in sorted(directory.rglob("*.eml"), key=lambda p: p.name)]
 
     return read
 
