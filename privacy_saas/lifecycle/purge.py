@@ -156,6 +156,7 @@ def _shred(run: PurgeRun, tenant: Tenant) -> None:
     # Committed before a key store destroys the key: that cannot be rolled back with this transaction, and
     # a run killed after it must find the recipients sealed, not try to read them under a destroyed key.
     db.session.commit()
+    _renew(run.id)  # the step's fence again (the commit ended the transaction that held it)
     # The key stores go first: one that does not answer raises KeyStoreUnavailable with nothing changed,
     # the job fails and its retry comes back. No step follows, and no certificate, before every store
     # that held a key of this tenant confirmed its destruction.
