@@ -7,7 +7,7 @@ key_custody says which store holds each scope's KEK, since when, and its destruc
 purge_runs.files_deleted becomes a count per kind of file (return exports, outbox mails, other).
 
 Revision ID: 0012
-Revises: 0015
+Revises: 0013
 Create Date: 2026-12-03 09:00:00
 
 """
@@ -20,7 +20,7 @@ import privacy_saas.db
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0015'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
