@@ -145,7 +145,7 @@ def test_a_purge_in_a_worker_during_the_outage_certifies_nothing_then_completes_
     finally:
         bao_ctl("start")
     assert keyring().store.state(tenant_scope(tenant_id)).versions == (1,)  # nothing was destroyed
-    Queue(QUEUE_NAME, connection=redis_connection(app)).empty()  # the failed job's retry waits 10 s: the sweep requeues
+    Queue(QUEUE_NAME, connection=redis_connection(app)).empty()  # the failed job retries after its backoff: queue it now
     enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant_id))
     enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant_id))
     committed.commit()
