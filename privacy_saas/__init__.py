@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
-import time
 
 import sqlalchemy as sa
 from flask import Flask, request
@@ -72,11 +70,12 @@ def _init_extensions(app: Flask) -> None:
 
     from privacy_saas.crypto.errors import KeyStoreUnavailable
     from privacy_saas.crypto.keyring import init_keyring
+    from privacy_saas.db import configure_sqlite
 
     keyring = init_keyring(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine)
+            configure_sqlite(db.engine)
         # Refuse to start with a master key that cannot unwrap the stored keys, or a live scope whose
         # key-encryption key is missing from its key store (wrong store, or a key-store backup too old).
         try:
@@ -91,58 +90,6 @@ def _init_extensions(app: Flask) -> None:
 
     SESSION_LOADERS["user"] = load_session_user
     login_manager.user_loader(load_user)
-
-
-def _configure_sqlite(engine) -> None:
-    """Make SQLite behave: foreign keys, WAL, waits instead of 'database is locked', real SAVEPOINTs."""
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        # pysqlite's own transaction handling breaks SAVEPOINT; we emit BEGIN ourselves.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT * 1000)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        # IMMEDIATE takes the write lock up front, so concurrent writers queue
-        # rather than fail half-way with SQLITE_BUSY on lock upgrade.
-        _begin_immediate(conn.connection.dbapi_connection)
-
-
-#: How long a transaction waits for SQLite's write lock before "database is locked".
-SQLITE_LOCK_TIMEOUT = 30.0
-#: Longest pause between two tries for the write lock.
-SQLITE_LOCK_POLL = 0.002
-
-
-def _begin_immediate(dbapi_connection) -> None:
-    """BEGIN IMMEDIATE, retried every millisecond or two while another process holds the lock.
-
-    SQLite's own busy handler backs off to 25-100 ms sleeps, so under a few concurrent writers
-    the lock sits idle while every waiter sleeps (p99 latencies of 100-250 ms); polling at a
-    flat short interval hands it on within about a millisecond. Statements inside the
-    transaction keep the normal busy timeout (set at connect).
-    """
-    deadline = time.monotonic() + SQLITE_LOCK_TIMEOUT
-    pause = SQLITE_LOCK_POLL / 4
-    dbapi_connection.execute("PRAGMA busy_timeout=0")
-    try:
-        while True:
-            try:
-                dbapi_connection.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, SQLITE_LOCK_POLL)
-    finally:
-        dbapi_connection.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT * 1000)}")
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,6 +1,8 @@
 """Declarative base, naming conventions and shared column types."""
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -63,3 +65,57 @@ def choice(name: str, column: str, values) -> sa.CheckConstraint:
     """Return a CHECK constraint limiting `column` to `values`."""
     listed = ", ".join(f"'{v}'" for v in values)
     return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+# --- SQLite, the embedded default ------------------------------------------------------------
+
+#: How long a transaction waits for SQLite's write lock before "database is locked".
+SQLITE_LOCK_TIMEOUT = 30.0
+#: Longest pause between two tries for the write lock.
+SQLITE_LOCK_POLL = 0.002
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Make SQLite behave: foreign keys, WAL, waits instead of 'database is locked', real SAVEPOINTs."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling breaks SAVEPOINT; we emit BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE takes the write lock up front, so concurrent writers queue
+        # rather than fail half-way with SQLITE_BUSY on lock upgrade.
+        begin_immediate(conn.connection.dbapi_connection)
+
+
+def begin_immediate(dbapi_connection) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond or two while another process holds the lock.
+
+    SQLite's own busy handler backs off to 25-100 ms sleeps, so under a few concurrent writers
+    the lock sits idle while every waiter sleeps (p99 latencies of 100-250 ms); polling at a
+    flat short interval hands it on within about a millisecond. Statements inside the
+    transaction keep the normal busy timeout (set at connect).
+    """
+    deadline = time.monotonic() + SQLITE_LOCK_TIMEOUT
+    pause = SQLITE_LOCK_POLL / 4
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, SQLITE_LOCK_POLL)
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT * 1000)}")

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-import privacy_saas
-from privacy_saas import _begin_immediate
+from privacy_saas import db
+from privacy_saas.db import begin_immediate
 
 
 def _connect(path):
@@ -23,7 +23,7 @@ def test_waits_for_the_lock_then_begins_and_restores_the_busy_timeout(tmp_path):
     began = threading.Event()
 
     def wait_for_lock():
-        _begin_immediate(waiter)
+        begin_immediate(waiter)
         began.set()
 
     thread = threading.Thread(target=wait_for_lock)
@@ -36,16 +36,16 @@ def test_waits_for_the_lock_then_begins_and_restores_the_busy_timeout(tmp_path):
     assert waiter.execute("SELECT n FROM t").fetchall() == [(1,)]
     waiter.execute("INSERT INTO t VALUES (2)")
     waiter.execute("COMMIT")
-    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == int(privacy_saas.SQLITE_LOCK_TIMEOUT * 1000)
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == int(db.SQLITE_LOCK_TIMEOUT * 1000)
 
 
 def test_gives_up_with_database_is_locked_after_the_timeout(tmp_path, monkeypatch):
-    monkeypatch.setattr(privacy_saas, "SQLITE_LOCK_TIMEOUT", 0.05)
+    monkeypatch.setattr(db, "SQLITE_LOCK_TIMEOUT", 0.05)
     path = tmp_path / "db.sqlite3"
     holder, waiter = _connect(path), _connect(path)
     holder.execute("BEGIN IMMEDIATE")
     with pytest.raises(sqlite3.OperationalError, match="locked"):
-        _begin_immediate(waiter)
+        begin_immediate(waiter)
     assert not waiter.in_transaction
     assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 50
     holder.execute("ROLLBACK")
