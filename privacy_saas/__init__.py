@@ -37,9 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_headers(app)
     _register_transaction_boundary(app)
 
-    from privacy_saas.cli import register
-
-    register(app)
+    _register_commands(app)
     _start_embedded_scheduler(app)
     return app
 
@@ -152,6 +150,26 @@ def _register_controller(app: Flask) -> None:
     limiter.limit("30 per minute")(unsubscribe_bp)
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(controller_console_bp)
+
+
+def _register_commands(app: Flask) -> None:
+    """Attach each domain's command group to the app's CLI."""
+    from privacy_saas.auth.cli import staff_cli
+    from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_cli
+    from privacy_saas.crypto.cli import keys_cli
+    from privacy_saas.jobs.cli import jobs_cli, worker_cmd
+    from privacy_saas.lifecycle.cli import certificates_cli, purge_cli
+    from privacy_saas.notices.cli import breaches_cli, subprocessors_cli
+    from privacy_saas.oversight.cli import audit_cli
+    from privacy_saas.processor.tenants.cli import tenants_cli
+    from privacy_saas.processor.users.cli import users_cli
+    from privacy_saas.records.cli import records_cli
+    from privacy_saas.rights.cli import dsr_cli
+
+    for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd,
+                  jobs_cli, controller_cli, contacts_cli, retention_cli, dsr_cli, records_cli, breaches_cli,
+                  subprocessors_cli):
+        app.cli.add_command(group)
 
 
 def _register_errors(app: Flask) -> None:

@@ -1,8 +1,4 @@
-"""`privacy-saas controller|contacts|retention ...`: controller-scope commands.
-
-Errors go through click.ClickException (stderr, exit 1): importing `privacy_saas.cli`
-here would pull processor modules into the controller's import graph.
-"""
+"""`privacy-saas controller|contacts|retention ...`: controller-scope commands."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,18 +8,9 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from privacy_saas.controller.contacts.models import LAWFUL_BASES, SOURCES
+from privacy_saas.cliutil import committed, fail
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
-
-
-class Fail(click.ClickException):
-    """An error message on stderr and exit status 1."""
-
-    def format_message(self) -> str:
-        return self.message
-
-    def show(self, file=None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
 
 
 # --- controller ------------------------------------------------------------------------------
@@ -39,12 +26,8 @@ def controller_init():
     """Create the controller scope's keys and the suppression key check (idempotent)."""
     from privacy_saas.controller.bootstrap import ensure_ready
 
-    try:
+    with committed():
         ensure_ready()
-    except AppError as exc:
-        db.session.rollback()
-        raise Fail(exc.message) from None
-    db.session.commit()
     click.echo("controller scope ready: data and index keys present, suppression key check verified")
 
 
@@ -66,12 +49,12 @@ def contacts_import(file: Path, source: str, basis: str, batch_size: int):
     from privacy_saas.controller.contacts import importer
 
     if not file.exists():
-        raise Fail(f"{file}: no such file")
+        fail(f"{file}: no such file")
     limit = importer.max_bytes()
     size = file.stat().st_size
     if size > limit:
-        raise Fail(f"{file}: {size / (1024 * 1024):.1f} MiB is over the {limit // (1024 * 1024)} MiB limit; "
-                   "split the file")
+        fail(f"{file}: {size / (1024 * 1024):.1f} MiB is over the {limit // (1024 * 1024)} MiB limit; "
+             "split the file")
     bar = None
 
     def on_parsed(report, rows):
@@ -85,12 +68,9 @@ def contacts_import(file: Path, source: str, basis: str, batch_size: int):
         bar.refresh()
 
     try:
-        report = importer.import_file(file.read_bytes(), source=source, basis=basis, limit=limit,
-                                      batch_size=batch_size, on_parsed=on_parsed, on_batch=on_batch)
-        db.session.commit()
-    except AppError as exc:
-        db.session.rollback()
-        raise Fail(f"{file}: {exc.message}; nothing (more) was imported") from None
+        with committed(f"{file}: ", "; nothing (more) was imported"):
+            report = importer.import_file(file.read_bytes(), source=source, basis=basis, limit=limit,
+                                          batch_size=batch_size, on_parsed=on_parsed, on_batch=on_batch)
     finally:
         if bar is not None:
             bar.close()
@@ -145,7 +125,7 @@ def retention_sweep(dry_run: bool, batch_size: int):
         sweep = tasks.run_sweep(batch_size=batch_size)
     except AppError as exc:
         db.session.rollback()
-        raise Fail(exc.message) from None
+        fail(exc.message)
     resumed = f" (resumed {sweep.resumed}x)" if sweep.resumed else ""
     click.echo(f"sweep {sweep.id} as of {sweep.as_of:%Y-%m-%d %H:%M} UTC{resumed}")
     for name, entry in sweep.report["rules"].items():

@@ -37,7 +37,7 @@ def rotate_master():
 @with_appcontext
 def rotate_tenant(slug, background, batch_size):
     """Rotate a tenant's data key: new version, re-encrypt its rows, destroy the old one."""
-    from privacy_saas.cli import fail
+    from privacy_saas.cliutil import fail
     from privacy_saas.crypto import tasks
     from privacy_saas.crypto.keyring import tenant_scope
     from privacy_saas.errors import AppError
@@ -121,7 +121,7 @@ def migrate_keys(target):
     backups taken before the move need them; each scope's purge destroys them with the new one.
     """
     from privacy_saas import audit
-    from privacy_saas.cli import fail
+    from privacy_saas.cliutil import fail
     from privacy_saas.crypto import CryptoError, KeyStoreUnavailable, tasks
     from privacy_saas.crypto.keyring import keyring
 
@@ -156,7 +156,7 @@ def migrate_keys(target):
 def rotate_kek(slug, controller):
     """Add a KEK version in the key store and re-wrap the scope's data keys under it (OpenBao: rewrap in the store)."""
     from privacy_saas import audit
-    from privacy_saas.cli import fail
+    from privacy_saas.cliutil import fail
     from privacy_saas.crypto import CryptoError, KeyStoreUnavailable
     from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring, tenant_scope
     from privacy_saas.errors import AppError

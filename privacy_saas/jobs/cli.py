@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from privacy_saas import clock
-from privacy_saas.cli import fail
+from privacy_saas.cliutil import fail
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.jobs import service

@@ -50,7 +50,7 @@ def purge_due(dry_run):
 @with_appcontext
 def purge_run(slug, batch_size):
     """Purge one tenant now, in the foreground (only if due and not on hold)."""
-    from privacy_saas.cli import fail
+    from privacy_saas.cliutil import fail
     from privacy_saas.errors import AppError
     from privacy_saas.lifecycle import purge
     from privacy_saas.lifecycle.service import purge_decision

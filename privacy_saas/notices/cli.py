@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
 from privacy_saas import clock
-from privacy_saas.cli import fail
+from privacy_saas.cliutil import fail
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.notices import breaches, changes

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from privacy_saas.cli import fail
+from privacy_saas.cliutil import fail
 from privacy_saas.datamap import catalogue
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
