@@ -91,7 +91,6 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from privacy_saas.audit.api import blp as audit_blp
     from privacy_saas.console.rights_views import bp as rights_console_bp
     from privacy_saas.console.views import bp as console_bp
     from privacy_saas.extensions import api, csrf
@@ -99,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     from privacy_saas.lifecycle.api import blp as lifecycle_blp
     from privacy_saas.notices.api import breaches_blp, changes_blp, notices_blp
     from privacy_saas.processor.privacy_contacts.api import blp as privacy_contacts_blp
+    from privacy_saas.oversight.api import blp as audit_blp
     from privacy_saas.processor.tenants.api import blp as tenants_blp
     from privacy_saas.processor.usage.api import blp as usage_blp
     from privacy_saas.processor.users.api import blp as users_blp

@@ -5,7 +5,7 @@ import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_login import current_user
 
 from privacy_saas import clock
@@ -51,8 +51,9 @@ class Principal:
     tenant_id: object = None
     user: object = None  # the signed-in tenant admin, when not a token
     token_id: object = None
-    #: The token's tenant row, loaded with the token; holding it keeps it in the session's
-    #: (weak-referencing) identity map, so tenant look-ups later in the request need no query.
+    #: The tenant a tenant principal acts for, loaded with its token or signed-in user: the one
+    #: look-up of the request (current_tenant()). Holding it also keeps it in the session's
+    #: weak-referencing identity map.
     tenant: object = None
 
     @property
@@ -82,7 +83,9 @@ def load_principal() -> Principal | None:
     if "principal" in g:
         return g.principal
     principal = None
-    raw = _bearer()
+    # Console pages authenticate by their session cookie alone (their forms carry CSRF tokens):
+    # the caller a page checks is then the one its actions are recorded as.
+    raw = None if request.path.startswith("/console") else _bearer()
     if raw is not None:
         token = tokens.resolve(raw)
         if token is None:
@@ -113,7 +116,7 @@ def load_principal() -> Principal | None:
         else:
             user = current_user._get_current_object()
             if getattr(user, "role", None) == "admin":
-                principal = Principal("tenant", tenant_id=user.tenant_id, user=user)
+                principal = Principal("tenant", tenant_id=user.tenant_id, user=user, tenant=user.tenant)
     if principal is not None:
         from privacy_saas import rls
 
@@ -125,18 +128,37 @@ def load_principal() -> Principal | None:
     return principal
 
 
+def authenticated() -> Principal:
+    """Return the request's principal, or raise 401."""
+    principal = load_principal()
+    if principal is None:
+        raise Unauthorized("authentication required")
+    return principal
+
+
+def ensure_capability(capability: str) -> Principal:
+    """Return the principal if it is staff holding `capability`, else raise 401/403."""
+    principal = authenticated()
+    if not principal.can(capability):
+        raise Forbidden("your role may not do this", code="forbidden_role")
+    return principal
+
+
+def current_tenant():
+    """Return the tenant the caller acts for (tenant token or signed-in tenant admin), else raise 401/403."""
+    principal = authenticated()
+    if principal.kind != "tenant":
+        raise Forbidden("this endpoint acts for a tenant; use a tenant token", code="tenant_principal_required")
+    return principal.tenant
+
+
 def require_staff(capability: str):
     """Decorate a view: a staff principal holding `capability`, else 401/403."""
-    roles = CAPABILITIES[capability]
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = load_principal()
-            if principal is None:
-                raise Unauthorized("authentication required")
-            if principal.staff is None or principal.staff.role not in roles:
-                raise Forbidden("your role may not do this", code="forbidden_role")
+            ensure_capability(capability)
             return view(*args, **kwargs)
 
         wrapper.required_capability = capability
@@ -156,33 +178,21 @@ def declared_capability(view_func, method: str) -> str | None:
 
 def check_declared_capability():
     """Before any parsing: refuse a staff endpoint to the wrong caller (401/403), not a 400 on its body."""
-    from flask import current_app
-
     view_func = current_app.view_functions.get(request.endpoint)
     if view_func is None or request.path.startswith("/console"):
         return
     capability = declared_capability(view_func, request.method)
     if capability is not None:
-        principal = load_principal()
-        if principal is None:
-            raise Unauthorized("authentication required")
-        if not principal.can(capability):
-            raise Forbidden("your role may not do this", code="forbidden_role")
+        ensure_capability(capability)
 
 
 def require_tenant():
-    """Decorate a view: a tenant token or signed-in tenant admin, else 401/403."""
+    """Decorate a view: a tenant token or signed-in tenant admin, else 401/403; the view gets `tenant=`."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = load_principal()
-            if principal is None:
-                raise Unauthorized("authentication required")
-            if principal.kind != "tenant":
-                raise Forbidden("this endpoint acts for a tenant; use a tenant token",
-                                code="tenant_principal_required")
-            return view(*args, **kwargs)
+            return view(*args, tenant=current_tenant(), **kwargs)
 
         return wrapper
 

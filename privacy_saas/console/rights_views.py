@@ -7,7 +7,8 @@ from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from privacy_saas import clock
-from privacy_saas.auth.principal import CAPABILITIES, load_principal
+from privacy_saas.audit.service import current_actor_label
+from privacy_saas.auth.principal import load_principal
 from privacy_saas.console.forms import ConfirmForm
 from privacy_saas.console.views import staff_page
 from privacy_saas.errors import AppError
@@ -50,7 +51,7 @@ def record():
         flash("The request needs a kind, a valid e-mail and a channel.", "error")
         return redirect(url_for("rights_console.dashboard"))
     try:
-        request = service.receive(form.kind.data, form.email.data, form.channel.data, _actor(),
+        request = service.receive(form.kind.data, form.email.data, form.channel.data, current_actor_label(),
                                   notes=form.notes.data or None)
     except AppError as exc:
         details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in (exc.errors or {}).items())
@@ -67,15 +68,10 @@ def request_detail(request_id):
 
 
 def _render(request, reject_form=None, status: int = 200):
-    can_decide = g.principal is not None and g.principal.staff.role in CAPABILITIES["dsr.decide"]
+    can_decide = g.principal is not None and g.principal.can("dsr.decide")
     return render_template("console/rights/request.html", request=request, routes=service.routing(request),
                            now=clock.now(), zip=zip, can_decide=can_decide, approve_form=ConfirmForm(),
                            reject_form=reject_form or RejectForm()), status
-
-
-def _actor() -> str:
-    kind, actor_id = g.principal.actor
-    return f"{kind}:{actor_id}"
 
 
 @bp.post("/tasks/<uuid:task_id>/approve")
@@ -85,7 +81,7 @@ def task_approve(task_id):
     task = service.get_staff_task(task_id)
     if not ConfirmForm().validate_on_submit():
         return _render(task.request, status=400)
-    service.approve(task, _actor())
+    service.approve(task, current_actor_label())
     flash("Approved and carried out." if task.status == "executed" else "Approved; the export is being built.", "ok")
     return redirect(url_for(".request_detail", request_id=task.request_id))
 
@@ -99,6 +95,6 @@ def task_reject(task_id):
     if not form.validate_on_submit():
         flash("A rejection needs a reason.", "error")
         return _render(task.request, form, 400)
-    service.reject(task, _actor(), form.reason.data)
+    service.reject(task, current_actor_label(), form.reason.data)
     flash("Rejected.", "ok")
     return redirect(url_for(".request_detail", request_id=task.request_id))

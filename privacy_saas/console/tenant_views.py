@@ -4,10 +4,11 @@ from __future__ import annotations
 import uuid
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from privacy_saas.auth.principal import load_principal
+from privacy_saas.audit.service import current_actor_label
+from privacy_saas.auth.principal import current_tenant
 from privacy_saas.console.forms import ConfirmForm
 from privacy_saas.console.tenant_forms import (
     AddUserForm,
@@ -57,7 +58,7 @@ def _signed_in_user() -> RegisteredUser | None:
 
 
 def admin_page(view):
-    """Decorate a page: a signed-in admin of a tenant; the tenant is passed as `tenant`."""
+    """Decorate a page: a signed-in admin of a tenant (the principal, so the audit actor); it gets `tenant=`."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -66,8 +67,7 @@ def admin_page(view):
             return redirect(url_for("tenant_console.login", next=request.path))
         if user.role != "admin":
             abort(403)
-        load_principal()  # the audit actor: this admin
-        return view(*args, tenant=tenants.get(user.tenant_id), **kwargs)
+        return view(*args, tenant=current_tenant(), **kwargs)
 
     return wrapper
 
@@ -129,7 +129,7 @@ def home():
         return redirect(url_for("tenant_console.login"))
     if user.role == "admin":
         return redirect(url_for("tenant_console.user_list"))
-    return render_template("console/tenant/account.html", tenant=tenants.get(user.tenant_id), form=ConfirmForm())
+    return render_template("console/tenant/account.html", tenant=user.tenant, form=ConfirmForm())
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def export_page(tenant):
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        exports.request_export(tenant, str(_signed_in_user().id))
+        exports.request_export(tenant, g.principal.actor[1])
         flash("Export requested: it appears below when ready.", "ok")
         return redirect(url_for("tenant_console.export_page"))
     return render_template("console/tenant/export.html", tenant=tenant, exports=exports.list_exports(tenant),
@@ -307,7 +307,7 @@ def _subject(tenant, user_id) -> RegisteredUser | None:
 @admin_page
 def instructions_page(tenant):
     """Requests about this tenant's users that the vendor forwarded for a decision."""
-    tasks = rights.list_instructions(tenant.id)
+    tasks = rights.list_instructions(tenant)
     subjects = {t.subject_id: _subject(tenant, t.subject_id) for t in tasks}
     return render_template("console/tenant/instructions.html", tenant=tenant, tasks=tasks, subjects=subjects,
                            form=ConfirmForm(), reject_form=RejectForm())
@@ -319,7 +319,7 @@ def instruction_approve(tenant, task_id):
     """Approve: the vendor carries the request out on this instruction."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    rights.approve(rights.get_instruction(tenant.id, task_id), f"tenant_admin:{_signed_in_user().id}")
+    rights.approve(rights.get_instruction(tenant, task_id), current_actor_label())
     flash("Approved: the request is being carried out.", "ok")
     return redirect(url_for("tenant_console.instructions_page"))
 
@@ -332,7 +332,7 @@ def instruction_reject(tenant, task_id):
     if not form.validate_on_submit():
         flash("A rejection needs a reason.", "error")
         return redirect(url_for("tenant_console.instructions_page"))
-    rights.reject(rights.get_instruction(tenant.id, task_id), f"tenant_admin:{_signed_in_user().id}",
+    rights.reject(rights.get_instruction(tenant, task_id), current_actor_label(),
                   form.reason.data)
     flash("Rejected.", "ok")
     return redirect(url_for("tenant_console.instructions_page"))

@@ -85,24 +85,23 @@ class SigningKey(MethodView):
 class Exports(MethodView):
     @blp.response(200, ExportSchema(many=True))
     @require_tenant()
-    def get(self):
+    def get(self, tenant):
         """List the tenant's return exports."""
-        return exports.list_exports(tenants.get(g.principal.tenant_id))
+        return exports.list_exports(tenant)
 
     @blp.response(202, ExportSchema)
     @require_tenant()
-    def post(self):
+    def post(self, tenant):
         """Request a return export of all the tenant's data (after contract end)."""
-        return exports.request_export(tenants.get(g.principal.tenant_id), g.principal.actor[1])
+        return exports.request_export(tenant, g.principal.actor[1])
 
 
 @blp.route("/exports/<uuid:export_id>/download")
 class ExportDownload(MethodView):
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip")
     @require_tenant()
-    def get(self, export_id):
+    def get(self, export_id, tenant):
         """Download a ready export as a ZIP."""
-        tenant = tenants.get(g.principal.tenant_id)
         chunks = exports.open_export(tenant, exports.get_export(tenant, export_id))
         return Response(stream_with_context(chunks), mimetype="application/zip", headers={
             "Content-Disposition": f'attachment; filename="{tenant.slug}-export-{export_id}.zip"'})

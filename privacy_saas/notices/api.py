@@ -31,7 +31,6 @@ from privacy_saas.notices.schemas import (
     UpdateInSchema,
     WithdrawSchema,
 )
-from privacy_saas.processor.tenants import service as tenants
 
 changes_blp = ApiBlueprint("subprocessor_changes", __name__, url_prefix="/api/v1/subprocessors",
                            description="Sub-processor changes announced to tenants with an objection window "
@@ -40,10 +39,6 @@ breaches_blp = ApiBlueprint("breaches", __name__, url_prefix="/api/v1/breaches",
                             description="The breach register and its notification clocks (Art. 33, 34).")
 notices_blp = ApiBlueprint("notices", __name__, url_prefix="/api/v1",
                            description="A tenant's notices and transparency page (Art. 28(3)(h)).")
-
-
-def _tenant():
-    return tenants.get(g.principal.tenant_id)
 
 
 # --- sub-processor changes ---------------------------------------------------------------------
@@ -211,27 +206,26 @@ class BreachSubjects(MethodView):
 class Notices(MethodView):
     @require_tenant()
     @notices_blp.response(200, NoticeSchema(many=True))
-    def get(self):
+    def get(self, tenant):
         """List the notices sent to you, newest first."""
-        return inbox.list_for(_tenant())
+        return inbox.list_for(tenant)
 
 
 @notices_blp.route("/notices/<uuid:notice_id>")
 class NoticeById(MethodView):
     @require_tenant()
     @notices_blp.response(200, NoticeSchema)
-    def get(self, notice_id):
+    def get(self, notice_id, tenant):
         """Show one of your notices."""
-        return inbox.get(_tenant(), notice_id)
+        return inbox.get(tenant, notice_id)
 
 
 @notices_blp.route("/notices/<uuid:notice_id>/acknowledge")
 class AcknowledgeNotice(MethodView):
     @require_tenant()
     @notices_blp.response(200, NoticeSchema)
-    def post(self, notice_id):
+    def post(self, notice_id, tenant):
         """Acknowledge a notice (for a sub-processor change, until the day before it takes effect)."""
-        tenant = _tenant()
         return inbox.acknowledge(tenant, inbox.get(tenant, notice_id, lock=True), current_actor_label())
 
 
@@ -240,9 +234,8 @@ class ObjectToNotice(MethodView):
     @require_tenant()
     @notices_blp.arguments(ObjectionSchema)
     @notices_blp.response(201, NoticeSchema)
-    def post(self, data, notice_id):
+    def post(self, data, notice_id, tenant):
         """Object to a sub-processor change, with your reasons, until the day before it takes effect."""
-        tenant = _tenant()
         notice = inbox.get(tenant, notice_id, lock=True)
         inbox.object_to(tenant, notice, current_actor_label(), data["reason"])
         return notice
@@ -253,6 +246,6 @@ class Transparency(MethodView):
     @require_tenant()
     @notices_blp.arguments(TransparencyQuerySchema, location="query")
     @notices_blp.response(200, TransparencySchema)
-    def get(self, query):
+    def get(self, query, tenant):
         """Your terms, sub-processors (now or on a past day), pending changes, notices, audit log, purge date."""
-        return transparency.page(_tenant(), query.get("as_of"))
+        return transparency.page(tenant, query.get("as_of"))

@@ -1,10 +1,9 @@
 """Records API: the Art. 30 records (staff dpo, admin) and a tenant's own inventory (tenant token or admin)."""
-from flask import Response, g
+from flask import Response
 from flask.views import MethodView
 
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.auth.principal import require_staff, require_tenant
-from privacy_saas.processor.tenants import service as tenants
 from privacy_saas.records import art30, formats, inventory
 from privacy_saas.records.schemas import Art30QuerySchema, Art30Schema, InventorySchema
 
@@ -36,6 +35,6 @@ class Art30(MethodView):
 class Inventory(MethodView):
     @blp.response(200, InventorySchema)
     @require_tenant()
-    def get(self):
+    def get(self, tenant):
         """What is held for this tenant, by category and table: counts, dates, retention, sub-processors."""
-        return inventory.inventory(tenants.get(g.principal.tenant_id))
+        return inventory.inventory(tenant)

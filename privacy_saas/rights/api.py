@@ -1,10 +1,11 @@
 """Rights API: staff intake and controller tasks; tenant instruction queue; self-service deletion."""
 from __future__ import annotations
 
-from flask import Response, g
+from flask import Response
 from flask.views import MethodView
 
 from privacy_saas.apiutil import ApiBlueprint
+from privacy_saas.audit.service import current_actor_label
 from privacy_saas.auth.principal import require_staff, require_tenant
 from privacy_saas.rights import exports, service
 from privacy_saas.rights.schemas import (
@@ -19,11 +20,6 @@ from privacy_saas.rights.schemas import (
 )
 
 blp = ApiBlueprint("rights", __name__, url_prefix="/api/v1", description="Data-subject requests.")
-
-
-def _actor() -> str:
-    kind, actor_id = g.principal.actor
-    return f"{kind}:{actor_id}"
 
 
 def _zip(data: bytes, task) -> Response:
@@ -46,7 +42,7 @@ class Requests(MethodView):
     @blp.response(201, DsrSchema)
     def post(self, data):
         """Record a request; the subject is looked up in every scope and the request routed."""
-        return service.receive(recorded_by=_actor(), **data)
+        return service.receive(recorded_by=current_actor_label(), **data)
 
 
 @blp.route("/dsr/<uuid:request_id>")
@@ -84,7 +80,7 @@ class StaffApprove(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, task_id):
         """Approve a controller task and carry it out."""
-        return service.approve(service.get_staff_task(task_id), _actor())
+        return service.approve(service.get_staff_task(task_id), current_actor_label())
 
 
 @blp.route("/dsr-tasks/<uuid:task_id>/reject")
@@ -94,7 +90,7 @@ class StaffReject(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, data, task_id):
         """Reject a controller task with a reason."""
-        return service.reject(service.get_staff_task(task_id), _actor(), data["reason"])
+        return service.reject(service.get_staff_task(task_id), current_actor_label(), data["reason"])
 
 
 @blp.route("/dsr-tasks/<uuid:task_id>/lift")
@@ -103,7 +99,7 @@ class StaffLift(MethodView):
     @blp.response(200, TaskSchema)
     def post(self, task_id):
         """Lift a controller-scope restriction."""
-        return service.lift_restriction(service.get_staff_task(task_id), _actor())
+        return service.lift_restriction(service.get_staff_task(task_id), current_actor_label())
 
 
 @blp.route("/dsr-tasks/<uuid:task_id>/export")
@@ -121,27 +117,27 @@ class Instructions(MethodView):
     @require_tenant()
     @blp.arguments(TaskQuerySchema, location="query")
     @blp.response(200, TaskSchema(many=True))
-    def get(self, query):
+    def get(self, query, tenant):
         """List this tenant's instruction requests, earliest deadline first."""
-        return service.list_instructions(g.principal.tenant_id, **query)
+        return service.list_instructions(tenant, **query)
 
 
 @blp.route("/instructions/<uuid:task_id>")
 class InstructionById(MethodView):
     @require_tenant()
     @blp.response(200, TaskSchema)
-    def get(self, task_id):
+    def get(self, task_id, tenant):
         """Show one of this tenant's instructions."""
-        return service.get_instruction(g.principal.tenant_id, task_id)
+        return service.get_instruction(tenant, task_id)
 
 
 @blp.route("/instructions/<uuid:task_id>/approve")
 class InstructionApprove(MethodView):
     @require_tenant()
     @blp.response(200, TaskSchema)
-    def post(self, task_id):
+    def post(self, task_id, tenant):
         """Instruct the vendor to carry the request out."""
-        return service.approve(service.get_instruction(g.principal.tenant_id, task_id), _actor())
+        return service.approve(service.get_instruction(tenant, task_id), current_actor_label())
 
 
 @blp.route("/instructions/<uuid:task_id>/reject")
@@ -149,27 +145,27 @@ class InstructionReject(MethodView):
     @require_tenant()
     @blp.arguments(RejectSchema)
     @blp.response(200, TaskSchema)
-    def post(self, data, task_id):
+    def post(self, data, task_id, tenant):
         """Refuse the request, with a reason; nothing is done."""
-        return service.reject(service.get_instruction(g.principal.tenant_id, task_id), _actor(), data["reason"])
+        return service.reject(service.get_instruction(tenant, task_id), current_actor_label(), data["reason"])
 
 
 @blp.route("/instructions/<uuid:task_id>/lift")
 class InstructionLift(MethodView):
     @require_tenant()
     @blp.response(200, TaskSchema)
-    def post(self, task_id):
+    def post(self, task_id, tenant):
         """Lift a restriction this tenant instructed."""
-        return service.lift_restriction(service.get_instruction(g.principal.tenant_id, task_id), _actor())
+        return service.lift_restriction(service.get_instruction(tenant, task_id), current_actor_label())
 
 
 @blp.route("/instructions/<uuid:task_id>/export")
 class InstructionExport(MethodView):
     @require_tenant()
     @blp.response(200, content_type="application/zip")
-    def get(self, task_id):
+    def get(self, task_id, tenant):
         """Download the subject's export once (the tenant passes it on to the subject)."""
-        task = service.get_instruction(g.principal.tenant_id, task_id)
+        task = service.get_instruction(tenant, task_id)
         return _zip(exports.download(task), task)
 
 
@@ -201,6 +197,6 @@ class SelfDeletion(MethodView):
 class SelfDeletionForwarded(MethodView):
     @require_tenant()
     @blp.response(201, SelfServiceResultSchema)
-    def post(self, user_id):
+    def post(self, user_id, tenant):
         """The tenant's app forwards its signed-in user's own deletion request (same rule as /me/deletion)."""
-        return service.self_service_delete(service.get_user(g.principal.tenant_id, user_id))
+        return service.self_service_delete(service.get_user(tenant, user_id))

@@ -221,18 +221,18 @@ def get_staff_task(task_id) -> DsrTask:
     return task
 
 
-def get_instruction(tenant_id, task_id) -> DsrTask:
+def get_instruction(tenant: Tenant, task_id) -> DsrTask:
     """Return one of the tenant's instructions (another tenant's is a 404)."""
     task = db.session.get(DsrTask, task_id)
-    if task is None or task.scope != "processor" or task.tenant_id != tenant_id:
+    if task is None or task.scope != "processor" or task.tenant_id != tenant.id:
         raise NotFound("no such instruction")
     return task
 
 
-def list_instructions(tenant_id, status: str | None = None) -> list[DsrTask]:
+def list_instructions(tenant: Tenant, status: str | None = None) -> list[DsrTask]:
     """Return the tenant's instructions, earliest deadline first."""
     query = (sa.select(DsrTask).join(DataSubjectRequest)
-             .where(DsrTask.scope == "processor", DsrTask.tenant_id == tenant_id)
+             .where(DsrTask.scope == "processor", DsrTask.tenant_id == tenant.id)
              .order_by(DataSubjectRequest.due_at, DsrTask.id))
     if status:
         query = query.where(DsrTask.status == status)
@@ -399,9 +399,9 @@ def self_service_delete(user: RegisteredUser) -> dict:
     return {"deleted": False, "instruction_id": task.id, "request_id": request.id}
 
 
-def get_user(tenant_id, user_id) -> RegisteredUser:
+def get_user(tenant: Tenant, user_id) -> RegisteredUser:
     """Return one of the tenant's registered users (another tenant's is a 404)."""
-    user = db.session.get(RegisteredUser, (tenant_id, user_id))
+    user = db.session.get(RegisteredUser, (tenant.id, user_id))
     if user is None:
         raise NotFound("no such user")
     return user

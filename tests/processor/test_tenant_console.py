@@ -142,6 +142,27 @@ def test_another_tenants_user_is_404(admin_client, other_org, make_user):
     assert service.get(other_org, theirs.id).status == "active"
 
 
+def test_a_page_acts_for_the_signed_in_admin_whatever_bearer_token_comes_with_it(admin_client, org, other_org,
+                                                                                 org_admin, make_user, make_token):
+    from privacy_saas.audit.models import AuditEntry
+    from privacy_saas.extensions import db
+
+    make_user(org, "ours@example.com")
+    make_user(other_org, "theirs@example.com")
+    theirs = bearer(make_token(other_org))
+    html = admin_client.get(f"{T}/users", headers=theirs).get_data(as_text=True)
+    assert "ours@example.com" in html and "theirs@example.com" not in html
+    response = admin_client.post(f"{T}/users/new", headers=theirs, data={
+        "csrf_token": csrf_of(admin_client, f"{T}/users/new"), "email": "new@example.com", "role": "member"})
+    assert response.status_code == 201
+    db.session.expire_all()
+    assert service.find_by_email(org, "new@example.com") is not None
+    assert service.find_by_email(other_org, "new@example.com") is None
+    created = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "user.create",
+                                                             AuditEntry.tenant_id == org.id)).all()
+    assert [(e.actor_kind, e.actor_id) for e in created][-1] == ("tenant_admin", str(org_admin.id))
+
+
 def test_tokens_create_once_and_revoke(admin_client, client, org):
     response = post(admin_client, f"{T}/tokens", {"name": "okta"}, page=f"{T}/tokens")
     assert response.status_code == 201

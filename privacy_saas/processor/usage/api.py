@@ -1,10 +1,8 @@
 """Usage ingestion API (tenant tokens)."""
-from flask import g
 from flask.views import MethodView
 
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.auth.principal import require_tenant
-from privacy_saas.processor.tenants import service as tenants
 from privacy_saas.processor.usage import service
 from privacy_saas.processor.usage.schemas import (
     IngestResultSchema,
@@ -21,9 +19,9 @@ class UsageEvents(MethodView):
     @blp.arguments(UsageBatchSchema)
     @blp.response(201, IngestResultSchema)
     @require_tenant()
-    def post(self, batch):
+    def post(self, batch, tenant):
         """Ingest up to 1,000 usage events; all or none are stored."""
-        return {"accepted": service.ingest(tenants.get(g.principal.tenant_id), batch["events"])}
+        return {"accepted": service.ingest(tenant, batch["events"])}
 
 
 @blp.route("/support-requests")
@@ -31,6 +29,6 @@ class SupportRequests(MethodView):
     @blp.arguments(SupportRequestInSchema)
     @blp.response(201, SupportRequestSchema)
     @require_tenant()
-    def post(self, data):
+    def post(self, data, tenant):
         """Record a registered user's support request."""
-        return service.record_support_request(tenants.get(g.principal.tenant_id), **data)
+        return service.record_support_request(tenant, **data)

@@ -1,11 +1,10 @@
 """Tenant API over registered users; the tenant is the caller's, never a parameter."""
-from flask import current_app, g, request
+from flask import current_app, request
 from flask.views import MethodView
 
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.auth.principal import require_tenant
 from privacy_saas.errors import AppError
-from privacy_saas.processor.tenants import service as tenants
 from privacy_saas.processor.users import service
 from privacy_saas.processor.users.schemas import (
     ImportResultSchema,
@@ -28,52 +27,46 @@ def _limit_body():
         request.max_content_length = current_app.config.get("API_JSON_BODY_LIMIT", DEFAULT_JSON_BODY_LIMIT)
 
 
-def _tenant():
-    return tenants.get(g.principal.tenant_id)
-
-
 @blp.route("")
 class Users(MethodView):
     @blp.arguments(UserQuerySchema, location="query")
     @blp.response(200, UserSchema(many=True))
     @blp.paginate(page_size=50, max_page_size=200)
     @require_tenant()
-    def get(self, query, pagination_parameters):
+    def get(self, query, pagination_parameters, tenant):
         """List the tenant's users (filter by status, role, exact e-mail)."""
         items, pagination_parameters.item_count = service.list_for(
-            _tenant(), page_number=pagination_parameters.page, page_size=pagination_parameters.page_size,
+            tenant, page_number=pagination_parameters.page, page_size=pagination_parameters.page_size,
             **query)
         return items
 
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     @require_tenant()
-    def post(self, data):
+    def post(self, data, tenant):
         """Add a user; without a password, a set-password invitation is issued and returned once."""
-        return service.create(_tenant(), invite=not data.get("password"), **data)
+        return service.create(tenant, invite=not data.get("password"), **data)
 
 
 @blp.route("/<uuid:user_id>")
 class UserById(MethodView):
     @blp.response(200, UserSchema)
     @require_tenant()
-    def get(self, user_id):
+    def get(self, user_id, tenant):
         """Show one user."""
-        return service.get(_tenant(), user_id)
+        return service.get(tenant, user_id)
 
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @require_tenant()
-    def patch(self, data, user_id):
+    def patch(self, data, user_id, tenant):
         """Change a user's names, role or status."""
-        tenant = _tenant()
         return service.update(tenant, service.get(tenant, user_id), **data)
 
     @blp.response(204)
     @require_tenant()
-    def delete(self, user_id):
+    def delete(self, user_id, tenant):
         """Remove a user now (their personal data is erased)."""
-        tenant = _tenant()
         service.remove(tenant, service.get(tenant, user_id))
 
 
@@ -83,7 +76,7 @@ class UserImport(MethodView):
         "text/csv": {"schema": {"type": "string"}, "example": "email,name,role\nada@example.com,Ada,admin\n"}}})
     @blp.response(200, ImportResultSchema)
     @require_tenant()
-    def post(self):
+    def post(self, tenant):
         """Add users from an `email,name,role` CSV body; bad rows are reported by line and skipped."""
         if request.mimetype != "text/csv":
             raise AppError("send the CSV with Content-Type: text/csv", code="unsupported_media_type", status=415)
@@ -91,4 +84,4 @@ class UserImport(MethodView):
             text = request.get_data(cache=False).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise AppError("the body is not UTF-8 CSV", code="invalid_csv") from None
-        return service.import_csv(_tenant(), text)
+        return service.import_csv(tenant, text)

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
@@ -79,6 +79,9 @@ class RegisteredUser(EncryptedModel, db.Model):
     display_name = Encrypted("str")
     given_name = Encrypted("str")
     family_name = Encrypted("str")
+
+    #: The user's tenant, which a signed-in user acts for (read-only: tenant_id is the column).
+    tenant = relationship("Tenant", viewonly=True)
 
     #: The set-password link issued with this user by the current call (never stored).
     invitation = None

@@ -353,10 +353,9 @@ def load_session_user(rest: str) -> RegisteredUser | None:
     user = db.session.get(RegisteredUser, key)
     if user is None or user.status != "active":
         return None
-    tenant = db.session.get(Tenant, user.tenant_id)
-    if tenant is None or tenant.status in ("purging", "purged"):
+    if user.tenant.status in ("purging", "purged"):
         return None
-    if not tenant.accepts_writes and user.role != "admin":
+    if not user.tenant.accepts_writes and user.role != "admin":
         return None
     return user
 

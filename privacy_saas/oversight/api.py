@@ -7,7 +7,7 @@ from flask.views import MethodView
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.audit import service
 from privacy_saas.audit.schemas import AuditEntrySchema, AuditQuerySchema
-from privacy_saas.auth.principal import Unauthorized, load_principal
+from privacy_saas.auth.principal import authenticated
 from privacy_saas.errors import Forbidden
 from privacy_saas.processor.tenants import service as tenants
 
@@ -20,16 +20,12 @@ DEFAULT_CSV_MAX_ROWS = 100_000
 
 def allowed_filters(query: dict) -> dict:
     """Return the service filters for the caller: a tenant is pinned to itself."""
-    principal = load_principal()
-    if principal is None:
-        raise Unauthorized("authentication required")
+    principal = authenticated()
     filters = {key: query.get(key) for key in ("action", "outcome", "since", "until")}
     if principal.kind == "tenant":
         # A tenant's own slug filter is redundant; any other slug is not theirs to see.
-        if query.get("tenant"):
-            own = tenants.get(principal.tenant_id)
-            if query["tenant"] != own.slug:
-                raise Forbidden("a tenant sees its own audit entries only", code="forbidden_tenant")
+        if query.get("tenant") and query["tenant"] != principal.tenant.slug:
+            raise Forbidden("a tenant sees its own audit entries only", code="forbidden_tenant")
         filters["tenant_id"] = principal.tenant_id
     elif not principal.can("audit.read"):
         raise Forbidden("your role may not do this", code="forbidden_role")
