@@ -84,7 +84,7 @@ def _init_extensions(app: Flask) -> None:
         db.session.remove()
 
     from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
-    from privacy_saas.processor.users.service import load_session_user
+    from privacy_saas.processor.users.signin import load_session_user
 
     SESSION_LOADERS["user"] = load_session_user
     login_manager.user_loader(load_user)

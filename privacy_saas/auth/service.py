@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import sqlalchemy as sa
 
-from privacy_saas import audit, clock
+from privacy_saas import audit
+from privacy_saas.auth import lockout
 from privacy_saas.auth.models import STAFF_ROLES, Staff
-from privacy_saas.auth.passwords import hash_password, verify_password
+from privacy_saas.auth.passwords import hash_password
 from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
 
 log = logging.getLogger(__name__)
 
-#: Failed sign-ins in a row before the account is locked for LOCKOUT.
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -64,7 +61,6 @@ def authenticate(email: str, password: str) -> Staff | None:
     Every attempt is audited on the platform chain by staff id; the typed e-mail never is.
     """
     staff = find_staff(email)
-    now = clock.now()
     actor = ("staff", staff.id) if staff is not None else ("anonymous", None)
     targets = [staff.id] if staff is not None else []
 
@@ -72,26 +68,11 @@ def authenticate(email: str, password: str) -> Staff | None:
         audit.record("staff.login", targets=targets, outcome="failed", actor=actor,
                      detail={"reason": reason, **detail})
 
-    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
-        verify_password(None, password)
-        failed("locked")
-        return None
-    if not verify_password(staff.password_hash if staff else None, password) or staff is None:
-        locked = False
-        if staff is not None:
-            staff.failed_logins += 1
-            if staff.failed_logins >= MAX_FAILED_LOGINS:
-                staff.locked_until = now + LOCKOUT
-                staff.failed_logins = 0
-                locked = True
-                log.warning("staff %s locked after repeated failed sign-ins", staff.id)
-        failed("bad_credentials" if staff is not None else "unknown_account", locked=locked)
+    if not lockout.check_password(staff, password, failed):
         return None
     if not staff.active:
         failed("disabled")
         return None
-    staff.failed_logins = 0
-    staff.locked_until = None
-    staff.last_login_at = now
+    lockout.signed_in(staff)
     audit.record("staff.login", targets=[staff.id], actor=actor)
     return staff

@@ -6,9 +6,8 @@ Decrypted contact details are shown only to roles holding `contacts.read`
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
-from privacy_saas.auth.principal import CAPABILITIES, load_principal
+from privacy_saas.auth.principal import load_principal
 from privacy_saas.console.controller_forms import ConsentForm, EraseForm, SubprocessorForm
 from privacy_saas.console.forms import ConfirmForm
 from privacy_saas.console.views import staff_page
@@ -24,19 +23,10 @@ bp = Blueprint("controller_console", __name__, url_prefix="/console/controller",
 PAGE_SIZE = 50
 
 
-def _can(capability: str) -> bool:
-    return current_user.is_authenticated and getattr(current_user, "role", None) in CAPABILITIES[capability]
-
-
 @bp.before_request
 def _principal():
     # Services audit as g.principal; console sessions must name the staff member too.
     load_principal()
-
-
-@bp.app_context_processor
-def _helpers():
-    return {"controller_can": _can}
 
 
 # --- contacts --------------------------------------------------------------------------------

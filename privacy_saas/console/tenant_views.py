@@ -4,12 +4,13 @@ from __future__ import annotations
 import uuid
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from privacy_saas.audit.service import current_actor_label
 from privacy_saas.auth.principal import current_tenant
 from privacy_saas.console.forms import ConfirmForm
+from privacy_saas.console.signin import sign_in_page, sign_out
 from privacy_saas.console.tenant_forms import (
     AddUserForm,
     RejectForm,
@@ -20,14 +21,14 @@ from privacy_saas.console.tenant_forms import (
 )
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.errors import AppError, NotFound
-from privacy_saas.extensions import db, limiter
-from privacy_saas.processor.tenants import service as tenants
+from privacy_saas.extensions import limiter
+from privacy_saas.lifecycle import export as exports
+from privacy_saas.processor.users import invitations, signin
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users import tokens as tenant_tokens
 from privacy_saas.processor.users.models import RegisteredUser
-from privacy_saas.lifecycle import export as exports
-from privacy_saas.subprocessors import service as subprocessors
 from privacy_saas.rights import service as rights
+from privacy_saas.subprocessors import service as subprocessors
 
 bp = Blueprint("tenant_console", __name__, url_prefix="/console/t", template_folder="templates")
 
@@ -72,12 +73,6 @@ def admin_page(view):
     return wrapper
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/console/t/") and not target.startswith("//"):
-        return target
-    return url_for("tenant_console.home")
-
-
 def _user(tenant, user_id: str) -> RegisteredUser:
     try:
         return users.get(tenant, uuid.UUID(user_id))
@@ -91,34 +86,16 @@ def _user(tenant, user_id: str) -> RegisteredUser:
 @limiter.limit("10/minute", methods=["POST"])
 def login():
     """Sign a registered user in (separate from staff sign-in)."""
-    form = TenantLoginForm()
-    if form.validate_on_submit():
-        user = None
-        try:
-            tenant = tenants.get_by_slug(form.organisation.data.strip().lower())
-        except NotFound:
-            tenant = None
-            users.verify_password_dummy(form.password.data)
-        if tenant is not None:
-            user = users.authenticate(tenant, form.email.data, form.password.data)
-        db.session.commit()
-        if user is None:
-            flash("Wrong organisation, e-mail or password, or the account cannot sign in.", "error")
-            return render_template("console/tenant/login.html", form=form), 401
-        session.clear()  # a fresh session on sign-in: no fixation
-        login_user(user)
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("console/tenant/login.html", form=form), 400 if request.method == "POST" else 200
+    return sign_in_page(
+        TenantLoginForm(), lambda form: signin.sign_in(form.organisation.data, form.email.data, form.password.data),
+        template="console/tenant/login.html", within="/console/t/", home="tenant_console.home",
+        refused="Wrong organisation, e-mail or password, or the account cannot sign in.")
 
 
 @bp.post("/logout")
 def logout():
     """Sign out."""
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    logout_user()
-    session.clear()
-    return redirect(url_for("tenant_console.login"))
+    return sign_out("tenant_console.login")
 
 
 @bp.get("/")
@@ -205,7 +182,7 @@ def user_invite(tenant, user_id: str):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     user = _user(tenant, user_id)
-    invitation = users.invite_user(tenant, user)
+    invitation = invitations.invite_user(tenant, user)
     return render_template("console/tenant/invited.html", tenant=tenant, user=user, invitation=invitation)
 
 
@@ -258,10 +235,10 @@ def token_revoke(tenant, token_id: str):
 @limiter.limit("20/minute", methods=["POST"])
 def set_password(secret: str):
     """Set a password from a one-time invitation link."""
-    _invitation, user, tenant = users.find_invitation(secret)
+    _invitation, user, tenant = invitations.find_invitation(secret)
     form = SetPasswordForm()
     if form.validate_on_submit():
-        users.set_password(secret, form.password.data)
+        invitations.set_password(secret, form.password.data)
         flash("Password set. You can sign in now.", "ok")
         return redirect(url_for("tenant_console.login"))
     return render_template("console/tenant/set_password.html", form=form, tenant=tenant), \

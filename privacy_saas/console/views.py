@@ -4,15 +4,16 @@ from __future__ import annotations
 import json
 from functools import wraps
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from privacy_saas import rls
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES, load_principal
 from privacy_saas.console.forms import ConfirmForm, EndContractForm, LegalHoldForm, LoginForm
-from privacy_saas.extensions import db, limiter
+from privacy_saas.console.signin import sign_in_page, sign_out
+from privacy_saas.extensions import limiter
 from privacy_saas.lifecycle import certificates
 from privacy_saas.lifecycle import service as lifecycle
 from privacy_saas.lifecycle import tasks as lifecycle_tasks
@@ -41,40 +42,19 @@ def staff_page(capability: str):
     return decorator
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site console paths, so the login form cannot be an open redirect.
-    if target and target.startswith("/console/") and not target.startswith("//"):
-        return target
-    return url_for("console.tenants")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10/minute", methods=["POST"])
 def login():
     """Sign a staff member in."""
-    form = LoginForm()
-    if form.validate_on_submit():
-        staff = staff_service.authenticate(form.email.data, form.password.data)
-        db.session.commit()
-        if staff is None:
-            flash("Wrong e-mail or password, or the account is locked.", "error")
-            return render_template("console/login.html", form=form), 401
-        session.clear()  # a fresh session on sign-in: no fixation
-        login_user(staff)
-        return redirect(_safe_next(request.args.get("next")))
-    status = 400 if request.method == "POST" else 200
-    return render_template("console/login.html", form=form), status
+    return sign_in_page(LoginForm(), lambda form: staff_service.authenticate(form.email.data, form.password.data),
+                        template="console/login.html", refused="Wrong e-mail or password, or the account is locked.",
+                        within="/console/", home="console.tenants")
 
 
 @bp.post("/logout")
 def logout():
     """Sign out."""
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    logout_user()
-    session.clear()
-    return redirect(url_for("console.login"))
+    return sign_out("console.login")
 
 
 @bp.get("/")
@@ -92,13 +72,14 @@ def _principal():
     load_principal()
 
 
-def _can(capability: str) -> bool:
+def staff_can(capability: str) -> bool:
+    """Return whether the signed-in console user is staff holding `capability` (for showing links and buttons)."""
     return isinstance(current_user._get_current_object(), Staff) and current_user.role in CAPABILITIES[capability]
 
 
 @bp.app_context_processor
 def _staff_helpers():
-    return {"staff_can": _can}
+    return {"staff_can": staff_can}
 
 
 @bp.get("/tenants/<slug>")

@@ -9,7 +9,7 @@ from flask import current_app
 from privacy_saas.audit.models import AuditEntry, AuditHead
 from privacy_saas.auth import passwords
 from privacy_saas.auth.principal import CAPABILITIES
-from privacy_saas.auth.service import LOCKOUT, MAX_FAILED_LOGINS
+from privacy_saas.auth.lockout import LOCKOUT, MAX_FAILED_LOGINS
 from privacy_saas.crypto.keyring import keyring
 from privacy_saas.crypto.models import DataKey
 from privacy_saas.datamap import retention

@@ -112,10 +112,10 @@ def test_staff_sign_ins_are_audited_by_id_never_by_email(client, session, make_s
 
 
 def test_registered_user_failed_sign_in_is_audited(session, org, org_admin):
-    from privacy_saas.processor.users import service
+    from privacy_saas.processor.users import signin
 
-    assert service.authenticate(org, "admin@acme.example", "not the password") is None
-    assert service.authenticate(org, "ghost@acme.example", "not the password") is None
+    assert signin.authenticate(org, "admin@acme.example", "not the password") is None
+    assert signin.authenticate(org, "ghost@acme.example", "not the password") is None
     session.commit()  # entries join their chain when the transaction commits
     rows = session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user.login")
                            .order_by(AuditEntry.seq)).all()

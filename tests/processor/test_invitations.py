@@ -8,7 +8,7 @@ import pytest
 from privacy_saas import mail
 from privacy_saas.processor.tenants import service as tenants
 from privacy_saas.processor.tenants.files import load_dir
-from privacy_saas.processor.users import service
+from privacy_saas.processor.users import importer, invitations, service
 
 TENANT_FILE = """
 slug = "initech"
@@ -70,15 +70,20 @@ def test_tenant_file_admins_are_created_as_admins_and_invited(app, session, tmp_
     assert len(to(app, "peter@initech.example")) == 1 and not to(app, "milton@initech.example")
 
 
-def test_cli_apply_invites(app, runner, tmp_path):
+def test_cli_apply_invites_with_a_link_that_opens_the_set_password_page(app, runner, client, tmp_path):
     write_file(tmp_path)
     result = runner.invoke(args=["tenants", "apply", str(tmp_path), "--yes"])
     assert result.exit_code == 0, result.output
-    assert len(to(app, "bill@initech.example")) == 1
+    [message] = to(app, "bill@initech.example")
+    # No request to take a host from: the link is built from the URL map under the default root.
+    link = next(line for line in message.get_content().splitlines() if "://" in line)
+    assert link.startswith("http://localhost:5000/console/t/set-password/")
+    page = client.get(link.removeprefix("http://localhost:5000"))
+    assert page.status_code == 200 and "Initech" in page.get_data(as_text=True)
 
 
 def test_import_invites_each_created_user(app, session, org):
-    result = service.import_csv(org, "a@example.com,A,member\nb@example.com,B,admin\n", actor=("test", None))
+    result = importer.import_csv(org, "a@example.com,A,member\nb@example.com,B,admin\n", actor=("test", None))
     assert result.created == 2 and len(result.invitations) == 2
     assert len(to(app, "a@example.com")) == 1 and len(to(app, "b@example.com")) == 1
 
@@ -112,7 +117,7 @@ def test_mail_uses_smtp_when_configured(app, monkeypatch):
 def test_invitation_link_uses_public_url(app, session, org, make_user, monkeypatch):
     monkeypatch.setitem(app.config, "PUBLIC_URL", "https://admin.example.com/")
     user = make_user(org, "ada@example.com")
-    invitation = service.invite_user(org, user, actor=("test", None))
+    invitation = invitations.invite_user(org, user, actor=("test", None))
     assert invitation.url.startswith("https://admin.example.com/console/t/set-password/")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from privacy_saas import clock
-from privacy_saas.processor.users import service
+from privacy_saas.processor.users import invitations, service
 from tests.helpers import bearer
 from tests.processor.conftest import PASSWORD
 
@@ -193,7 +193,7 @@ def test_ended_tenant_admins_read_members_cannot_sign_in(client, session, org, o
 
 
 def invite(org, user):
-    return service.invite_user(org, user, actor=("test", None)).url.rsplit("/", 1)[1]
+    return invitations.invite_user(org, user, actor=("test", None)).url.rsplit("/", 1)[1]
 
 
 def test_invitation_is_one_time(client, session, org, make_user):
@@ -207,7 +207,7 @@ def test_invitation_is_one_time(client, session, org, make_user):
     assert sign_in(client, email="ada@example.com", password="a new long password").status_code == 302
     assert client.get(url).status_code == 404
     with pytest.raises(service.NotFound):
-        service.set_password(secret, "another long password")
+        invitations.set_password(secret, "another long password")
 
 
 def test_invitation_expires_after_72_hours(client, session, org, make_user):
@@ -227,8 +227,8 @@ def test_new_invitation_supersedes_the_old_one_and_only_a_hash_is_stored(session
     first = invite(org, user)
     second = invite(org, user)
     with pytest.raises(service.NotFound):
-        service.find_invitation(first)
-    assert service.find_invitation(second)[1].id == user.id
+        invitations.find_invitation(first)
+    assert invitations.find_invitation(second)[1].id == user.id
     stored = session.query(UserInvitation).all()
     assert all(first.encode() not in row.token_hash and len(row.token_hash) == 32 for row in stored)
 

@@ -7,8 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from privacy_saas.audit.models import AuditEntry
+from privacy_saas.auth import lockout
 from privacy_saas.errors import AppError, Conflict, Forbidden, NotFound
-from privacy_saas.processor.users import service
+from privacy_saas.processor.users import importer, invitations, signin, service
 from privacy_saas.processor.users.models import RegisteredUser
 from tests.processor.conftest import PASSWORD
 
@@ -150,25 +151,25 @@ def test_ended_tenant_refuses_writes_but_reads(session, org, make_user):
 def test_sign_in_rules(session, org, make_user):
     admin = make_user(org, "admin@example.com", role="admin", password=PASSWORD)
     member = make_user(org, "member@example.com", password=PASSWORD)
-    assert service.authenticate(org, "ADMIN@example.com", PASSWORD) is admin
-    assert service.authenticate(org, "admin@example.com", "wrong password!") is None
-    assert service.authenticate(org, "nobody@example.com", PASSWORD) is None
+    assert signin.authenticate(org, "ADMIN@example.com", PASSWORD) is admin
+    assert signin.authenticate(org, "admin@example.com", "wrong password!") is None
+    assert signin.authenticate(org, "nobody@example.com", PASSWORD) is None
     scim = make_user(org, "scim@example.com", external_id="x1")
-    assert service.authenticate(org, "scim@example.com", "") is None  # IdP users have no password here
+    assert signin.authenticate(org, "scim@example.com", "") is None  # IdP users have no password here
     service.disable(org, member)
-    assert service.authenticate(org, "member@example.com", PASSWORD) is None
+    assert signin.authenticate(org, "member@example.com", PASSWORD) is None
     service.enable(org, member)
     org.end_contract()
-    assert service.authenticate(org, "member@example.com", PASSWORD) is None
-    assert service.authenticate(org, "admin@example.com", PASSWORD) is admin
+    assert signin.authenticate(org, "member@example.com", PASSWORD) is None
+    assert signin.authenticate(org, "admin@example.com", PASSWORD) is admin
     assert scim.password_hash is None
 
 
 def test_sign_in_lockout(org, make_user):
     make_user(org, "ada@example.com", password=PASSWORD)
-    for _ in range(service.MAX_FAILED_LOGINS):
-        assert service.authenticate(org, "ada@example.com", "wrong password!") is None
-    assert service.authenticate(org, "ada@example.com", PASSWORD) is None
+    for _ in range(lockout.MAX_FAILED_LOGINS):
+        assert signin.authenticate(org, "ada@example.com", "wrong password!") is None
+    assert signin.authenticate(org, "ada@example.com", PASSWORD) is None
 
 
 def test_import_reports_lines_and_writes_no_bad_row(session, org, make_user):
@@ -181,7 +182,7 @@ def test_import_reports_lines_and_writes_no_bad_row(session, org, make_user):
             "new3@example.com," + "x" * 201 + ",admin\n"
             "new4@example.com,,ADMIN\n"
             "new1@example.com,Dup,member\n")
-    result = service.import_csv(org, text, invite=False, actor=("test", None))
+    result = importer.import_csv(org, text, invite=False, actor=("test", None))
     assert (result.created, result.unchanged, result.rejected) == (2, 2, 3)
     assert [(e["line"], sorted(e["errors"])) for e in result.errors] == [
         (3, ["email"]), (5, ["role"]), (6, ["display_name"])]
@@ -242,7 +243,7 @@ def test_remove_erases_usage_data_memberships_and_invitations(session, org, make
                                detail={"path": "/reports"}))
         session.add(SupportRequest(tenant_id=org.id, user_id=who.id, subject="help", body="text"))
     groups.create(org, "Engineering", members=[user.id, keep.id], actor=("test", None))
-    service.invite_user(org, user, actor=("test", None))
+    invitations.invite_user(org, user, actor=("test", None))
     session.flush()
     user_id = user.id
     service.remove(org, user)

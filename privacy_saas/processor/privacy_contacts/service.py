@@ -15,7 +15,7 @@ from privacy_saas.extensions import db
 from privacy_saas.processor.privacy_contacts.models import MAX_CONTACTS, PrivacyContact
 from privacy_saas.processor.tenants.gates import ensure_readable
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.users import service as users
+from privacy_saas.processor.users.validation import check_email
 from privacy_saas.processor.users.models import RegisteredUser
 
 
@@ -51,7 +51,7 @@ def _insert(tenant: Tenant, email: str, source: str, actor) -> PrivacyContact:
 def add(tenant: Tenant, email: str, *, actor=None) -> PrivacyContact:
     """Add a contact on a tenant admin's instruction (it stays until an admin removes it)."""
     ensure_readable(tenant)
-    email = users.check_email(email)
+    email = check_email(email)
     bidx = _index(tenant, email)
     if db.session.scalar(sa.select(PrivacyContact.id).where(PrivacyContact.tenant_id == tenant.id,
                                                             PrivacyContact.email_bidx == bidx)):

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.auth.principal import require_tenant
 from privacy_saas.errors import AppError
-from privacy_saas.processor.users import service
+from privacy_saas.processor.users import importer, service
 from privacy_saas.processor.users.schemas import (
     ImportResultSchema,
     UserCreateSchema,
@@ -84,4 +84,4 @@ class UserImport(MethodView):
             text = request.get_data(cache=False).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise AppError("the body is not UTF-8 CSV", code="invalid_csv") from None
-        return service.import_csv(tenant, text)
+        return importer.import_csv(tenant, text)

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from privacy_saas.cliutil import committed, fail
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants import service as tenants
-from privacy_saas.processor.users import service as users
+from privacy_saas.processor.users import importer
 
 
 @click.group("users")
@@ -34,10 +34,10 @@ def users_import(slug, csv_file, no_invite):
     try:
         with committed():
             tenant = tenants.get_by_slug(slug)
-            rows = list(users.parse_csv(text))
+            rows = list(importer.parse_csv(text))
             with tqdm(total=len(rows), unit="row", desc="import") as bar:
-                result = users.import_rows(tenant, rows, invite=not no_invite, actor=("cli", None),
-                                           on_row=lambda _line: bar.update())
+                result = importer.import_rows(tenant, rows, invite=not no_invite, actor=("cli", None),
+                                              on_row=lambda _line: bar.update())
     except csv.Error as exc:
         db.session.rollback()
         fail(f"{csv_file}: {exc}")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from privacy_saas import audit
 from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
+from privacy_saas.processor.tenants.gates import ensure_readable, ensure_writable
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users.models import RegisteredUser, UserGroup, UserGroupMember
@@ -55,7 +56,7 @@ def admins_group(tenant: Tenant) -> AdminsGroup:
 
 def get(tenant: Tenant, group_id):
     """Return the tenant's group (or the admins group); another tenant's is NotFound."""
-    users.ensure_readable(tenant)
+    ensure_readable(tenant)
     if group_id == admins_group_id(tenant):
         return admins_group(tenant)
     group = db.session.get(UserGroup, (tenant.id, group_id)) if group_id is not None else None
@@ -90,7 +91,7 @@ def groups_of(tenant: Tenant, user_ids: list) -> dict:
 
 def query(tenant: Tenant) -> sa.Select:
     """Return the select of the tenant's stored groups (the admins group is listed separately)."""
-    users.ensure_readable(tenant)
+    ensure_readable(tenant)
     return sa.select(UserGroup).where(UserGroup.tenant_id == tenant.id).order_by(UserGroup.id)
 
 
@@ -135,7 +136,7 @@ def _resolve_members(tenant: Tenant, ids) -> list:
 
 def create(tenant: Tenant, display_name: str, *, external_id=None, members=(), actor=None) -> UserGroup:
     """Create a group with members (user ids of this tenant)."""
-    users.ensure_writable(tenant)
+    ensure_writable(tenant)
     name = _check(display_name, external_id)
     _check_external_id(tenant, external_id)
     member_list = _resolve_members(tenant, members)
@@ -151,7 +152,7 @@ def create(tenant: Tenant, display_name: str, *, external_id=None, members=(), a
 
 def update(tenant: Tenant, group, *, display_name=None, external_id=..., members=None, actor=None):
     """Change a group's name, external id, or (when `members` is given) its exact member list."""
-    users.ensure_writable(tenant)
+    ensure_writable(tenant)
     if group.is_admins:
         if display_name is not None and display_name.strip().lower() != ADMINS:
             raise AppError("the admins group cannot be renamed", code="immutable")
@@ -223,7 +224,7 @@ def set_admins(tenant: Tenant, admin_ids: list, *, actor=None) -> None:
 
 def remove(tenant: Tenant, group, *, actor=None) -> None:
     """Delete a group (its users stay)."""
-    users.ensure_writable(tenant)
+    ensure_writable(tenant)
     if group.is_admins:
         raise AppError("the admins group maps to the admin role and cannot be deleted", code="immutable")
     group_id = group.id

@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.processor.users.models import ROLES, STATUSES
-from privacy_saas.processor.users.service import MAX_EMAIL, MAX_NAME, MIN_PASSWORD_LENGTH
+from privacy_saas.processor.users.validation import MAX_EMAIL, MAX_NAME, MIN_PASSWORD_LENGTH
 
 _name = {"validate": validate.Length(max=MAX_NAME), "allow_none": True}
 

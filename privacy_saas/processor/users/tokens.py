@@ -8,8 +8,8 @@ from privacy_saas.auth import tokens
 from privacy_saas.auth.models import ApiToken
 from privacy_saas.errors import AppError, NotFound
 from privacy_saas.extensions import db
+from privacy_saas.processor.tenants.gates import ensure_readable
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.users.service import ensure_readable
 
 MAX_TOKEN_NAME = 100
 
