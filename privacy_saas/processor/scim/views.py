@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
+from flask.views import MethodView
 from werkzeug.exceptions import HTTPException
 
-from privacy_saas.auth.principal import Unauthorized, load_principal
+from privacy_saas.auth.principal import Unauthorized, current_tenant, load_principal
 from privacy_saas.errors import AppError
+from privacy_saas.links import public_base
 from privacy_saas.processor.scim import discovery as d
-from privacy_saas.processor.scim import service as scim
+from privacy_saas.processor.scim import resources, service
+from privacy_saas.processor.scim.errors import ScimError, from_app_error, invalid_syntax, invalid_value
 from privacy_saas.processor.scim.filters import InvalidFilter
-from privacy_saas.processor.scim.service import ScimError
-from privacy_saas.processor.tenants import service as tenants
+from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import groups as groups_service
 from privacy_saas.processor.users import service as users
 
@@ -46,7 +50,7 @@ def _invalid_filter(error: InvalidFilter):
 def _app_error(error: AppError):
     if isinstance(error, Unauthorized):
         return _scim_error(ScimError(401, error.message, headers={"WWW-Authenticate": 'Bearer realm="scim"'}))
-    return _scim_error(scim.from_app_error(error))
+    return _scim_error(from_app_error(error))
 
 
 @bp.errorhandler(HTTPException)
@@ -60,37 +64,35 @@ def _limit_body():
 
 
 def _base() -> str:
-    public = current_app.config.get("PUBLIC_URL")
-    root = public.rstrip("/") if public else request.host_url.rstrip("/")
-    return f"{root}/scim/v2"
+    return public_base() + bp.url_prefix
 
 
-def _tenant():
+def _tenant() -> Tenant:
     """Return the calling token's tenant: SCIM takes bearer tokens only (no cookies, so no CSRF)."""
     principal = load_principal()
     if principal is None or principal.token_id is None:
         raise Unauthorized("a tenant bearer token is required")
     if principal.kind != "tenant":
         raise ScimError(403, "SCIM acts for a tenant; use a tenant token")
-    return tenants.get(g.principal.tenant_id)
+    return current_tenant()
 
 
 def _body() -> dict:
     data = request.get_data(cache=True)
     if not data:
-        raise ScimError(400, "a JSON body is required", "invalidSyntax")
+        raise invalid_syntax("a JSON body is required")
     try:
         body = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ScimError(400, "the body is not valid JSON", "invalidSyntax") from None
+        raise invalid_syntax("the body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ScimError(400, "the body must be a JSON object", "invalidSyntax")
+        raise invalid_syntax("the body must be a JSON object")
     return body
 
 
 def _check_if_match(version) -> None:
     wanted = request.headers.get("If-Match")
-    if wanted and wanted.strip() != "*" and scim.etag(version) not in [v.strip() for v in wanted.split(",")]:
+    if wanted and wanted.strip() != "*" and resources.etag(version) not in [v.strip() for v in wanted.split(",")]:
         raise ScimError(412, "the resource has changed (If-Match does not match its ETag)")
 
 
@@ -102,34 +104,19 @@ def _resource_response(resource: dict, status: int = 200) -> Response:
     return _respond(resource, status, headers)
 
 
+def _projected(resource: dict, core: str, args) -> dict:
+    return resources.project(resource, core, args.get("attributes"), args.get("excludedAttributes"))
+
+
 def _query_args() -> dict:
-    return {"filter": request.args.get("filter"), "startIndex": request.args.get("startIndex"),
-            "count": request.args.get("count"), "attributes": request.args.get("attributes"),
-            "excludedAttributes": request.args.get("excludedAttributes")}
+    return {key: request.args.get(key) for key in ("filter", "startIndex", "count", "attributes", "excludedAttributes")}
 
 
 def _search_body() -> dict:
     body = _body()
-    for key in ("filter",):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise scim.invalid_value(f"{key} must be a string")
+    if body.get("filter") is not None and not isinstance(body["filter"], str):
+        raise invalid_value("filter must be a string")
     return {k: body.get(k) for k in ("filter", "startIndex", "count", "attributes", "excludedAttributes")}
-
-
-def _list(kind: str, args: dict) -> Response:
-    tenant = _tenant()
-    start, count = scim.paging(args.get("startIndex"), args.get("count"))
-    base = _base()
-    if kind == "User":
-        items, total = scim.search_users(tenant, args.get("filter"), start, count)
-        resources = scim.render_users(base, tenant, items)
-        core = d.USER
-    else:
-        items, total = scim.search_groups(tenant, args.get("filter"), start, count)
-        resources = [scim.render_group(base, tenant, group) for group in items]
-        core = d.GROUP
-    resources = [scim.project(r, core, args.get("attributes"), args.get("excludedAttributes")) for r in resources]
-    return _respond(scim.list_response(resources, total, start))
 
 
 # --- discovery (read-only: 405 on writes) ----------------------------------------------------
@@ -151,7 +138,7 @@ def resource_types():
     _read_only()
     _tenant()
     items = list(d.resource_types(_base()).values())
-    return _respond(scim.list_response(items, len(items), 1))
+    return _respond(resources.list_response(items, len(items), 1))
 
 
 @bp.route("/ResourceTypes/<name>", methods=_ALL)
@@ -169,7 +156,7 @@ def schemas():
     _read_only()
     _tenant()
     items = list(d.schemas(_base()).values())
-    return _respond(scim.list_response(items, len(items), 1))
+    return _respond(resources.list_response(items, len(items), 1))
 
 
 @bp.route("/Schemas/<path:urn>", methods=_ALL)
@@ -182,116 +169,99 @@ def schema(urn: str):
     return _respond(item)
 
 
-# --- users ---------------------------------------------------------------------------------
+# --- users and groups --------------------------------------------------------------------------
 
-@bp.get("/Users")
-def users_list():
-    return _list("User", _query_args())
+@dataclass(frozen=True)
+class ResourceKind:
+    """What differs between Users and Groups; the views below serve both."""
+
+    core: str
+    search: Callable
+    render: Callable  # (base, tenant, items) -> resources
+    render_new: Callable  # (base, tenant, item) -> resource, for an item created in this request
+    get: Callable
+    create: Callable
+    replace: Callable
+    patch: Callable
+    remove: Callable
 
 
-@bp.post("/Users/.search")
-def users_search():
-    return _list("User", _search_body())
+USERS = ResourceKind(d.USER, service.search_users, resources.render_users,
+                     lambda base, tenant, user: resources.render_user(base, tenant, user, new=True),
+                     service.get_user, service.create_user, service.replace_user, service.patch_user, users.remove)
+GROUPS = ResourceKind(d.GROUP, service.search_groups, resources.render_groups, resources.render_group,
+                      service.get_group, service.create_group, service.replace_group, service.patch_group,
+                      groups_service.remove)
 
 
-@bp.post("/Users")
-def users_create():
+def _list(kind: ResourceKind, args: dict) -> Response:
     tenant = _tenant()
-    user = scim.create_user(tenant, _body())
-    return _resource_response(scim.render_user(_base(), tenant, user, new=True), 201)
+    start, count = resources.paging(args.get("startIndex"), args.get("count"))
+    items, total = kind.search(tenant, args.get("filter"), start, count)
+    found = [_projected(r, kind.core, args) for r in kind.render(_base(), tenant, items)]
+    return _respond(resources.list_response(found, total, start))
 
 
-def _user(user_id: str):
-    tenant = _tenant()
-    return tenant, users.get(tenant, scim.as_uuid(user_id))
+class _KindView(MethodView):
+    def __init__(self, kind: ResourceKind):
+        self.kind = kind
 
 
-@bp.get("/Users/<user_id>")
-def users_get(user_id: str):
-    tenant, user = _user(user_id)
-    resource = scim.render_user(_base(), tenant, user)
-    return _resource_response(scim.project(resource, d.USER, request.args.get("attributes"),
-                                           request.args.get("excludedAttributes")))
+class Collection(_KindView):
+    """GET lists (filtered, paged); POST creates."""
+
+    def get(self):
+        return _list(self.kind, _query_args())
+
+    def post(self):
+        tenant = _tenant()
+        created = self.kind.create(tenant, _body())
+        return _resource_response(self.kind.render_new(_base(), tenant, created), 201)
 
 
-@bp.put("/Users/<user_id>")
-def users_replace(user_id: str):
-    tenant, user = _user(user_id)
-    _check_if_match(user.version)
-    user = scim.replace_user(tenant, user, _body())
-    return _resource_response(scim.render_user(_base(), tenant, user))
+class Search(_KindView):
+    """POST .search: the list with its parameters in a SearchRequest body."""
+
+    def post(self):
+        return _list(self.kind, _search_body())
 
 
-@bp.patch("/Users/<user_id>")
-def users_patch(user_id: str):
-    tenant, user = _user(user_id)
-    _check_if_match(user.version)
-    user = scim.patch_user(tenant, user, _body())
-    return _resource_response(scim.render_user(_base(), tenant, user))
+class Item(_KindView):
+    """GET, PUT, PATCH and DELETE one resource; the writes honour If-Match."""
+
+    def _load(self, resource_id: str, *, writing: bool):
+        tenant = _tenant()
+        found = self.kind.get(tenant, resource_id)
+        if writing:
+            _check_if_match(found.version)
+        return tenant, found
+
+    def _rendered(self, tenant: Tenant, found) -> dict:
+        return self.kind.render(_base(), tenant, [found])[0]
+
+    def get(self, resource_id: str):
+        tenant, found = self._load(resource_id, writing=False)
+        return _resource_response(_projected(self._rendered(tenant, found), self.kind.core, request.args))
+
+    def put(self, resource_id: str):
+        tenant, found = self._load(resource_id, writing=True)
+        return _resource_response(self._rendered(tenant, self.kind.replace(tenant, found, _body())))
+
+    def patch(self, resource_id: str):
+        tenant, found = self._load(resource_id, writing=True)
+        return _resource_response(self._rendered(tenant, self.kind.patch(tenant, found, _body())))
+
+    def delete(self, resource_id: str):
+        tenant, found = self._load(resource_id, writing=True)
+        self.kind.remove(tenant, found)
+        return _respond(None, 204)
 
 
-@bp.delete("/Users/<user_id>")
-def users_delete(user_id: str):
-    tenant, user = _user(user_id)
-    _check_if_match(user.version)
-    users.remove(tenant, user)
-    return _respond(None, 204)
-
-
-# --- groups --------------------------------------------------------------------------------
-
-@bp.get("/Groups")
-def groups_list():
-    return _list("Group", _query_args())
-
-
-@bp.post("/Groups/.search")
-def groups_search():
-    return _list("Group", _search_body())
-
-
-@bp.post("/Groups")
-def groups_create():
-    tenant = _tenant()
-    group = scim.create_group(tenant, _body())
-    return _resource_response(scim.render_group(_base(), tenant, group), 201)
-
-
-def _group(group_id: str):
-    tenant = _tenant()
-    return tenant, groups_service.get(tenant, scim.as_uuid(group_id))
-
-
-@bp.get("/Groups/<group_id>")
-def groups_get(group_id: str):
-    tenant, group = _group(group_id)
-    resource = scim.render_group(_base(), tenant, group)
-    return _resource_response(scim.project(resource, d.GROUP, request.args.get("attributes"),
-                                           request.args.get("excludedAttributes")))
-
-
-@bp.put("/Groups/<group_id>")
-def groups_replace(group_id: str):
-    tenant, group = _group(group_id)
-    _check_if_match(group.version)
-    group = scim.replace_group(tenant, group, _body())
-    return _resource_response(scim.render_group(_base(), tenant, group))
-
-
-@bp.patch("/Groups/<group_id>")
-def groups_patch(group_id: str):
-    tenant, group = _group(group_id)
-    _check_if_match(group.version)
-    group = scim.patch_group(tenant, group, _body())
-    return _resource_response(scim.render_group(_base(), tenant, group))
-
-
-@bp.delete("/Groups/<group_id>")
-def groups_delete(group_id: str):
-    tenant, group = _group(group_id)
-    _check_if_match(group.version)
-    groups_service.remove(tenant, group)
-    return _respond(None, 204)
+for _name, _kind in (("users", USERS), ("groups", GROUPS)):
+    _path = f"/{_name.title()}"
+    bp.add_url_rule(_path, view_func=Collection.as_view(f"{_name}_collection", _kind))
+    bp.add_url_rule(f"{_path}/.search", view_func=Search.as_view(f"{_name}_search", _kind))
+    bp.add_url_rule(f"{_path}/<resource_id>", view_func=Item.as_view(f"{_name}_item", _kind))
 
 
 # --- root search and everything else ---------------------------------------------------------
@@ -301,30 +271,26 @@ def root_search():
     """Search users and groups together (users first)."""
     args = _search_body()
     tenant = _tenant()
-    start, count = scim.paging(args.get("startIndex"), args.get("count"))
+    start, count = resources.paging(args.get("startIndex"), args.get("count"))
     base = _base()
     filter_text = args.get("filter")
     results, total = [], 0
     valid = 0
-    for search, render, core in (
-        (scim.search_users, lambda items: scim.render_users(base, tenant, items), d.USER),
-        (scim.search_groups, lambda items: [scim.render_group(base, tenant, g_) for g_ in items], d.GROUP),
-    ):
+    for kind in (USERS, GROUPS):
         try:
-            _items, kind_total = search(tenant, filter_text, 1, 0)
+            _items, kind_total = kind.search(tenant, filter_text, 1, 0)
         except InvalidFilter:
             continue  # the filter names attributes of the other resource type
         valid += 1
         first = max(start - 1 - total, 0)
         wanted = count - len(results)
         if wanted > 0 and first < kind_total:
-            items, _ = search(tenant, filter_text, first + 1, wanted)
-            results.extend(scim.project(r, core, args.get("attributes"), args.get("excludedAttributes"))
-                           for r in render(items))
+            items, _ = kind.search(tenant, filter_text, first + 1, wanted)
+            results.extend(_projected(r, kind.core, args) for r in kind.render(base, tenant, items))
         total += kind_total
     if filter_text and not valid:
-        scim.search_users(tenant, filter_text, 1, 0)  # raises the users' InvalidFilter
-    return _respond(scim.list_response(results, total, start))
+        USERS.search(tenant, filter_text, 1, 0)  # raises the users' InvalidFilter
+    return _respond(resources.list_response(results, total, start))
 
 
 @bp.route("/", defaults={"rest": ""}, methods=_ALL)
