@@ -7,6 +7,7 @@ from flask.views import MethodView
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.audit.service import current_actor_label
 from privacy_saas.auth.principal import require_staff, require_tenant
+from privacy_saas.processor.users import service as users
 from privacy_saas.rights import exports, service
 from privacy_saas.rights.schemas import (
     DsrCreateSchema,
@@ -199,4 +200,4 @@ class SelfDeletionForwarded(MethodView):
     @blp.response(201, SelfServiceResultSchema)
     def post(self, user_id, tenant):
         """The tenant's app forwards its signed-in user's own deletion request (same rule as /me/deletion)."""
-        return service.self_service_delete(service.get_user(tenant, user_id))
+        return service.self_service_delete(users.get(tenant, user_id))

@@ -14,14 +14,13 @@ from privacy_saas.controller.bootstrap import ensure_ready
 from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.controller.contacts.models import Contact
 from privacy_saas.controller.contacts.validation import clean_email
-from privacy_saas.crypto.errors import CryptoError
-from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.errors import AppError, Conflict, Forbidden, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.jobs.queue import enqueue
 from privacy_saas.processor.tenants import service as tenants
+from privacy_saas.processor.tenants.gates import HOLDING
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.usage.models import SupportRequest, UsageEvent
+from privacy_saas.processor.usage import service as usage
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.rights.models import CHANNELS, KINDS, DataSubjectRequest, DsrTask
@@ -29,12 +28,9 @@ from privacy_saas.rights.models import CHANNELS, KINDS, DataSubjectRequest, DsrT
 log = logging.getLogger(__name__)
 
 SCOPE = "controller"
-#: Tenants whose users are still held (a purged tenant holds nothing; a purging one is being emptied).
-LOOKUP_STATUSES = ("active", "ended")
 #: Fields a rectification may change, per scope.
-USER_FIELDS = ("display_name", "given_name", "family_name")
 CONTACT_FIELDS = ("name", "phone", "job_title")
-RECTIFIABLE = USER_FIELDS + CONTACT_FIELDS
+RECTIFIABLE = users.RECTIFIABLE + CONTACT_FIELDS
 MAX_EXTENSION_MONTHS = 2
 DUE_SOON = timedelta(days=7)
 
@@ -68,26 +64,10 @@ class Matches:
 
 def lookup(email: str) -> Matches:
     """Find the subject by blind index among contacts and in every live tenant's users."""
-    matches = Matches()
     contact = contacts.find_by_email(email)
-    matches.contact_id = contact.id if contact is not None else None
-    pairs = []
-    ring = keyring()
-    for tenant_id in db.session.scalars(sa.select(Tenant.id).where(Tenant.status.in_(LOOKUP_STATUSES))):
-        try:
-            pairs.append((tenant_id, ring.email_index(tenant_scope(tenant_id), email)))
-        except CryptoError:
-            matches.unsearchable_tenants += 1
-    if pairs:
-        # One query of point look-ups on the unique (tenant_id, email_bidx) index; an OR of
-        # equalities, because SQLite does not use the index for a row-value IN.
-        rows = db.session.execute(
-            sa.select(RegisteredUser.tenant_id, RegisteredUser.id)
-            .where(sa.or_(*(sa.and_(RegisteredUser.tenant_id == tenant_id, RegisteredUser.email_bidx == bidx)
-                            for tenant_id, bidx in pairs)))
-            .order_by(RegisteredUser.tenant_id)).all()
-        matches.users = [(row.tenant_id, row.id) for row in rows]
-    return matches
+    held, unsearchable = users.find_everywhere(email)
+    return Matches(contact_id=contact.id if contact is not None else None, users=held,
+                   unsearchable_tenants=unsearchable)
 
 
 # -- intake ------------------------------------------------------------------------------------
@@ -257,7 +237,7 @@ def approve(task: DsrTask, by: str) -> DsrTask:
     """Approve a task or instruction and carry it out."""
     if task.scope == "processor":
         tenant = db.session.get(Tenant, task.tenant_id)
-        if tenant is None or tenant.status not in LOOKUP_STATUSES:
+        if tenant is None or tenant.status not in HOLDING:
             raise Conflict("this tenant's data is no longer held", code="tenant_gone")
     task.approve(by)
     db.session.flush()
@@ -328,28 +308,23 @@ def _execute_contact(kind: str, contact: Contact, request: DataSubjectRequest) -
 
 def remove_user(user: RegisteredUser) -> dict:
     """Erase a registered user through the users service; return what went (counts only)."""
-    tenant_id, user_id = user.tenant_id, user.id
-    counts = {name: db.session.scalar(sa.select(sa.func.count()).select_from(model)
-                                      .where(model.tenant_id == tenant_id, model.user_id == user_id))
-              for model, name in ((UsageEvent, "usage_events"), (SupportRequest, "support_requests"))}
+    tenant = tenants.get(user.tenant_id)
+    counts = usage.held_about(tenant, user.id)
     # Usage data, memberships and invitations go with the row (ON DELETE CASCADE).
-    users.remove(tenants.get(tenant_id), user)
-    counts["registered_users"] = 1
-    return counts
+    users.remove(tenant, user)
+    return {**counts, "registered_users": 1}
 
 
 def _execute_user(kind: str, user: RegisteredUser, request: DataSubjectRequest) -> dict:
     if kind == "erase":
         return remove_user(user)
+    tenant = tenants.get(user.tenant_id)
     if kind in ("restrict", "object"):
         # The vendor's processing of a user's data is usage ingestion: the tenant's instruction stops it.
-        user.processing_restricted = True
-        db.session.flush()
+        users.restrict_processing(tenant, user)
         return {"processing_restricted": True}
-    changes = {k: v for k, v in (request.changes or {}).items() if k in USER_FIELDS}
-    for name, value in changes.items():
-        setattr(user, name, value)
-    db.session.flush()
+    changes = {k: v for k, v in (request.changes or {}).items() if k in users.RECTIFIABLE}
+    users.rectify(tenant, user, **changes)
     return {"fields": sorted(changes)}
 
 
@@ -363,7 +338,7 @@ def lift_restriction(task: DsrTask, by: str) -> DsrTask:
     if task.scope == "controller":
         contacts.update(subject, {"restricted": False})
     else:
-        subject.processing_restricted = False
+        users.restrict_processing(tenants.get(task.tenant_id), subject, False)
     task.outcome = {**(task.outcome or {}), "lifted_at": clock.now().isoformat(), "lifted_by": by}
     db.session.flush()
     _audit_task(f"dsr.{task.noun}.lift", task)
@@ -377,7 +352,7 @@ def self_service_delete(user: RegisteredUser) -> dict:
 
     Returns {"deleted": True, ...counts} or {"deleted": False, "instruction_id": ...}.
     """
-    tenant = db.session.get(Tenant, user.tenant_id)
+    tenant = user.tenant
     recorded_by = f"user:{user.tenant_id}:{user.id}"
     if tenant.self_service_deletion:
         counts = remove_user(user)
@@ -397,11 +372,3 @@ def self_service_delete(user: RegisteredUser) -> dict:
     audit.record("dsr.instruction.create", tenant_id=tenant.id, targets=[task.id, request.id, user.id],
                  actor=("user", str(user.id)), detail={"kind": "erase"})
     return {"deleted": False, "instruction_id": task.id, "request_id": request.id}
-
-
-def get_user(tenant: Tenant, user_id) -> RegisteredUser:
-    """Return one of the tenant's registered users (another tenant's is a 404)."""
-    user = db.session.get(RegisteredUser, (tenant.id, user_id))
-    if user is None:
-        raise NotFound("no such user")
-    return user

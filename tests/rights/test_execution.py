@@ -150,6 +150,7 @@ def test_rectify_changes_only_the_approved_fields(client, world, headers, tenant
     db.session.expire_all()
     user = db.session.get(RegisteredUser, (tenant_a, user_a))
     assert user.display_name == "Rear Admiral Hopper" and user.email == EMAIL.lower()
+    assert user.version == 2  # rectified through the users service: SCIM clients see a new ETag
     contact = contacts.get(contact_id)
     assert contact.job_title == "Admiral" and contact.name == "Grace Hopper"
     user_b = db.session.get(RegisteredUser, (world["b"].id, world["user_b"].id))

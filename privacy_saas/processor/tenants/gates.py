@@ -2,10 +2,13 @@
 from privacy_saas.errors import Forbidden
 from privacy_saas.processor.tenants.models import Tenant
 
+#: Statuses in which the tenant's data is held (readable): not yet being purged.
+HOLDING = ("active", "ended")
+
 
 def ensure_readable(tenant: Tenant) -> None:
     """Refuse every access to a tenant being purged or purged."""
-    if tenant.status in ("purging", "purged"):
+    if tenant.status not in HOLDING:
         raise Forbidden(f"the tenant is {tenant.status}; its data is being or has been erased",
                         code="tenant_purged")
 

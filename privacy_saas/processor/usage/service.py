@@ -66,6 +66,13 @@ def record_support_request(tenant: Tenant, user_id, subject: str, body: str) -> 
     return request
 
 
+def held_about(tenant: Tenant, user_id) -> dict[str, int]:
+    """Return how many usage events and support requests the tenant holds about one of its users."""
+    return {name: db.session.scalar(sa.select(sa.func.count()).select_from(model)
+                                    .where(model.tenant_id == tenant.id, model.user_id == user_id))
+            for model, name in ((UsageEvent, "usage_events"), (SupportRequest, "support_requests"))}
+
+
 def delete_expired_usage(tenant: Tenant, batch: int = RETENTION_BATCH) -> int:
     """Delete one batch of the tenant's events older than its usage retention; return how many."""
     cutoff = clock.now() - parse_period(TENANT_USAGE.tenant_period(tenant))

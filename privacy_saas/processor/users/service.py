@@ -7,15 +7,17 @@ and sign-in have modules of their own.
 from __future__ import annotations
 
 import logging
+import uuid
 
 import sqlalchemy as sa
 
 from privacy_saas import audit, clock
 from privacy_saas.auth.passwords import hash_password
+from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
-from privacy_saas.processor.tenants.gates import ensure_readable, ensure_writable
+from privacy_saas.processor.tenants.gates import HOLDING, ensure_readable, ensure_writable
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.users.invitations import Invitation, invite_user
@@ -23,6 +25,9 @@ from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_fields
 
 log = logging.getLogger(__name__)
+
+#: What a data-subject rectification may change.
+RECTIFIABLE = ("display_name", "given_name", "family_name")
 
 
 def _lock_tenant(tenant: Tenant) -> None:
@@ -92,6 +97,28 @@ def list_for(tenant: Tenant, *, status=None, role=None, email=None, page_number:
     """Return a page of the tenant's users (filtered by status, role, exact e-mail) and the total."""
     return page(query(tenant, status=status, role=role, email=email),
                 (page_number - 1) * page_size, page_size)
+
+
+def find_everywhere(email: str) -> tuple[list[tuple[uuid.UUID, uuid.UUID]], int]:
+    """Return (tenant id, user id) of this e-mail's user in every tenant holding data, and how many
+    tenants could not be searched (their index key is crypto-shredded)."""
+    pairs, unsearchable = [], 0
+    ring = keyring()
+    for tenant_id in db.session.scalars(sa.select(Tenant.id).where(Tenant.status.in_(HOLDING))):
+        try:
+            pairs.append((tenant_id, ring.email_index(tenant_scope(tenant_id), email)))
+        except CryptoError:
+            unsearchable += 1
+    if not pairs:
+        return [], unsearchable
+    # One query of point look-ups on the unique (tenant_id, email_bidx) index; an OR of
+    # equalities, because SQLite does not use the index for a row-value IN.
+    rows = db.session.execute(
+        sa.select(RegisteredUser.tenant_id, RegisteredUser.id)
+        .where(sa.or_(*(sa.and_(RegisteredUser.tenant_id == tenant_id, RegisteredUser.email_bidx == bidx)
+                        for tenant_id, bidx in pairs)))
+        .order_by(RegisteredUser.tenant_id)).all()
+    return [(row.tenant_id, row.id) for row in rows], unsearchable
 
 
 def count_active_admins(tenant: Tenant) -> int:
@@ -231,6 +258,34 @@ def remove(tenant: Tenant, user: RegisteredUser, *, actor=None) -> None:
     db.session.flush()
     audit.record("user.remove", tenant_id=tenant.id, targets=[user_id], actor=actor)
     log.info("user %s removed from tenant %s", user_id, tenant.id)
+
+
+def rectify(tenant: Tenant, user: RegisteredUser, **names) -> RegisteredUser:
+    """Correct a user's names on the tenant's instruction (a data-subject request), until the purge.
+
+    The request's own audit entries record it.
+    """
+    ensure_readable(tenant)
+    unknown = set(names) - set(RECTIFIABLE)
+    if unknown:
+        raise AppError("the request is invalid", code="invalid_input",
+                       errors={name: ["cannot be rectified"] for name in sorted(unknown)})
+    check_fields(names)
+    changed = sorted(name for name, value in names.items() if getattr(user, name) != value)
+    for name in changed:
+        setattr(user, name, names[name])
+    if changed:
+        user.touch()
+        db.session.flush()
+    return user
+
+
+def restrict_processing(tenant: Tenant, user: RegisteredUser, restricted: bool = True) -> RegisteredUser:
+    """Stop (or resume) ingesting the user's usage data (Art. 18), on the tenant's instruction, until the purge."""
+    ensure_readable(tenant)
+    user.processing_restricted = restricted
+    db.session.flush()
+    return user
 
 
 # --- admins named in tenant files ----------------------------------------------------------
