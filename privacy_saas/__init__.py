@@ -1,21 +1,68 @@
 """privacy_saas: a multi-tenant admin backend that keeps processor and controller data apart."""
 from __future__ import annotations
 
+# Before the imports: modules imported below read it (deletion certificates name the version).
+__version__ = "0.1.0"
+
 import logging
 import os
 
 import sqlalchemy as sa
-from flask import Flask, request
+from flask import Flask, g, render_template, request
 
-__version__ = "0.1.0"
+from privacy_saas import extensions
+from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
+from privacy_saas.apiutil import wants_json
+from privacy_saas.auth.cli import staff_cli
+from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
+from privacy_saas.auth.principal import check_declared_capability
+from privacy_saas.config import from_env
+from privacy_saas.console.jobs_views import bp as jobs_console_bp
+from privacy_saas.console.controller_views import bp as controller_console_bp
+from privacy_saas.console.notices_views import bp as notices_console_bp
+from privacy_saas.console.records_views import bp as records_console_bp
+from privacy_saas.console.records_views import tenant_bp as inventory_console_bp
+from privacy_saas.console.rights_views import bp as rights_console_bp
+from privacy_saas.console.tenant_notices_views import bp as tenant_notices_bp
+from privacy_saas.console.tenant_views import bp as tenant_console_bp
+from privacy_saas.console.views import bp as console_bp
+from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_cli
+from privacy_saas.controller.contacts.api import blp as contacts_blp
+from privacy_saas.controller.unsubscribe import bp as unsubscribe_bp
+from privacy_saas.crypto.cli import keys_cli
+from privacy_saas.crypto.errors import KeyDestroyed, KeyStoreUnavailable
+from privacy_saas.crypto.keyring import init_keyring
+from privacy_saas.db import configure_sqlite
+from privacy_saas.errors import AppError, problem
+from privacy_saas.health import bp as health_bp
+from privacy_saas.jobs.cli import jobs_cli, worker_cmd
+from privacy_saas.jobs.scheduler import start_scheduler
+from privacy_saas.lifecycle.api import blp as lifecycle_blp
+from privacy_saas.lifecycle.cli import certificates_cli, purge_cli
+from privacy_saas.notices.api import breaches_blp, changes_blp, notices_blp
+from privacy_saas.notices.cli import breaches_cli, subprocessors_cli
+from privacy_saas.oversight.api import blp as audit_blp
+from privacy_saas.oversight.cli import audit_cli
+from privacy_saas.processor.privacy_contacts.api import blp as privacy_contacts_blp
+from privacy_saas.processor.scim.views import bp as scim_bp
+from privacy_saas.processor.tenants.api import blp as tenants_blp
+from privacy_saas.processor.tenants.cli import tenants_cli
+from privacy_saas.processor.usage import partitions
+from privacy_saas.processor.usage.api import blp as usage_blp
+from privacy_saas.processor.users.api import blp as users_blp
+from privacy_saas.processor.users.cli import users_cli
+from privacy_saas.processor.users.signin import load_session_user
+from privacy_saas.records.api import blp as records_blp
+from privacy_saas.records.cli import records_cli
+from privacy_saas.rights.api import blp as rights_blp
+from privacy_saas.rights.cli import dsr_cli
+from privacy_saas.subprocessors.api import blp as subprocessors_blp
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the application: defaults, then the environment, then `config`."""
     app = Flask(__name__, instance_path=os.environ.get("PRIVACY_SAAS_INSTANCE", None) or None,
                 instance_relative_config=True)
-    from privacy_saas.config import from_env
-
     logging.basicConfig(level=os.environ.get("PRIVACY_SAAS_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.makedirs(app.instance_path, exist_ok=True)
@@ -46,29 +93,21 @@ def _start_embedded_scheduler(app: Flask) -> None:
     """Without Redis there is no worker: `make run` asks the web process to sweep periodically."""
     interval = float(os.environ.get("PRIVACY_SAAS_EMBEDDED_SCHEDULER") or 0)
     if interval > 0 and not app.config.get("REDIS_URL") and not app.config.get("TESTING"):
-        from privacy_saas.jobs.scheduler import start_scheduler
-
         start_scheduler(app, interval)
 
 
 def _init_extensions(app: Flask) -> None:
-    from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
-    from privacy_saas.extensions import api, csrf, db, limiter, login_manager, migrate
-    from privacy_saas.processor.usage import partitions
-
+    db = extensions.db
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+    extensions.migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True, include_name=partitions.include_name)
+    login_manager = extensions.login_manager
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.session_protection = "strong"
-    csrf.init_app(app)
-    limiter.init_app(app)
-    api.init_app(app)
-
-    from privacy_saas.crypto.errors import KeyStoreUnavailable
-    from privacy_saas.crypto.keyring import init_keyring
-    from privacy_saas.db import configure_sqlite
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.api.init_app(app)
 
     keyring = init_keyring(app)
     with app.app_context():
@@ -83,45 +122,18 @@ def _init_extensions(app: Flask) -> None:
             app.logger.error("key store not checked at start: %s", error)
         db.session.remove()
 
-    from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
-    from privacy_saas.processor.users.signin import load_session_user
-
     SESSION_LOADERS["user"] = load_session_user
     login_manager.user_loader(load_user)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from privacy_saas.console.rights_views import bp as rights_console_bp
-    from privacy_saas.console.views import bp as console_bp
-    from privacy_saas.extensions import api, csrf
-    from privacy_saas.health import bp as health_bp
-    from privacy_saas.lifecycle.api import blp as lifecycle_blp
-    from privacy_saas.notices.api import breaches_blp, changes_blp, notices_blp
-    from privacy_saas.processor.privacy_contacts.api import blp as privacy_contacts_blp
-    from privacy_saas.oversight.api import blp as audit_blp
-    from privacy_saas.processor.tenants.api import blp as tenants_blp
-    from privacy_saas.processor.usage.api import blp as usage_blp
-    from privacy_saas.processor.users.api import blp as users_blp
-    from privacy_saas.records.api import blp as records_blp
-    from privacy_saas.rights.api import blp as rights_blp
-
     for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp, audit_blp, records_blp,
                 privacy_contacts_blp, changes_blp, breaches_blp, notices_blp):
-        api.register_blueprint(blp)
+        extensions.api.register_blueprint(blp)
         # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
-        csrf.exempt(blp)
-    from privacy_saas.processor.scim.views import bp as scim_bp
-
+        extensions.csrf.exempt(blp)
     app.register_blueprint(scim_bp)
-    csrf.exempt(scim_bp)  # bearer tokens only
-    from privacy_saas.console.jobs_views import bp as jobs_console_bp
-    from privacy_saas.console.notices_views import bp as notices_console_bp
-    from privacy_saas.console.tenant_notices_views import bp as tenant_notices_bp
-    from privacy_saas.console.tenant_views import bp as tenant_console_bp
-
-    from privacy_saas.console.records_views import bp as records_console_bp
-    from privacy_saas.console.records_views import tenant_bp as inventory_console_bp
-
+    extensions.csrf.exempt(scim_bp)  # bearer tokens only
     app.register_blueprint(console_bp)
     app.register_blueprint(jobs_console_bp)
     app.register_blueprint(tenant_console_bp)
@@ -136,57 +148,36 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_controller(app: Flask) -> None:
     """The controller scope's staff API, console pages and public unsubscribe links."""
-    from privacy_saas.console.controller_views import bp as controller_console_bp
-    from privacy_saas.controller.contacts.api import blp as contacts_blp
-    from privacy_saas.controller.unsubscribe import bp as unsubscribe_bp
-    from privacy_saas.extensions import api, csrf, limiter
-    from privacy_saas.subprocessors.api import blp as subprocessors_blp
-
     for blp in (contacts_blp, subprocessors_blp):
-        api.register_blueprint(blp)
-        csrf.exempt(blp)
+        extensions.api.register_blueprint(blp)
+        extensions.csrf.exempt(blp)
     # The signed token in the URL authorises the POST (and RFC 8058 one-click senders carry no cookie).
-    csrf.exempt(unsubscribe_bp)
-    limiter.limit("30 per minute")(unsubscribe_bp)
+    extensions.csrf.exempt(unsubscribe_bp)
+    extensions.limiter.limit("30 per minute")(unsubscribe_bp)
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(controller_console_bp)
 
 
 def _register_commands(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI."""
-    from privacy_saas.auth.cli import staff_cli
-    from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_cli
-    from privacy_saas.crypto.cli import keys_cli
-    from privacy_saas.jobs.cli import jobs_cli, worker_cmd
-    from privacy_saas.lifecycle.cli import certificates_cli, purge_cli
-    from privacy_saas.notices.cli import breaches_cli, subprocessors_cli
-    from privacy_saas.oversight.cli import audit_cli
-    from privacy_saas.processor.tenants.cli import tenants_cli
-    from privacy_saas.processor.users.cli import users_cli
-    from privacy_saas.records.cli import records_cli
-    from privacy_saas.rights.cli import dsr_cli
-
     for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd,
                   jobs_cli, controller_cli, contacts_cli, retention_cli, dsr_cli, records_cli, breaches_cli,
                   subprocessors_cli):
         app.cli.add_command(group)
 
 
-def _register_errors(app: Flask) -> None:
-    from privacy_saas.apiutil import wants_json
-    from privacy_saas.crypto.errors import KeyDestroyed, KeyStoreUnavailable
-    from privacy_saas.errors import AppError, problem
+def _database_unavailable():
+    extensions.db.session.rollback()
+    return problem(503, "database_unavailable", "the database is unavailable; retry later")
 
+
+def _register_errors(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(error: AppError):
         if error.keep_changes:
-            from flask import g
-
             g.keep_changes = True
         if wants_json():
             return problem(error.status, error.code, error.message, error.errors)
-        from flask import render_template
-
         return render_template("console/error.html", status=error.status,
                                message=error.message), error.status
 
@@ -195,18 +186,14 @@ def _register_errors(app: Flask) -> None:
         # Input the schema let through but the database cannot hold (a NUL byte in text on
         # PostgreSQL, an out-of-range number): the client's fault, not a 500.
         app.logger.warning("value refused by the database: %s", type(error.orig).__name__)
-        from privacy_saas.extensions import db
-
-        db.session.rollback()
+        extensions.db.session.rollback()
         return problem(400, "invalid_value", "a value cannot be stored (NUL byte or out of range)")
 
     @app.errorhandler(KeyStoreUnavailable)
     def _key_store_down(error):
         # The store did not answer for a scope whose keys are not cached: nothing is written.
         app.logger.error("key store unavailable: %s", error)
-        from privacy_saas.extensions import db
-
-        db.session.rollback()
+        extensions.db.session.rollback()
         return _app_error(AppError("the key store is unavailable; retry later", code="key_store_unavailable",
                                    status=503))
 
@@ -214,9 +201,7 @@ def _register_errors(app: Flask) -> None:
     def _undecryptable(error):
         # A scope purged after this database was copied (a restored backup): its keys are gone for good.
         app.logger.warning("undecryptable record: %s", error)
-        from privacy_saas.extensions import db
-
-        db.session.rollback()
+        extensions.db.session.rollback()
         return _app_error(AppError("this record cannot be decrypted: its keys have been destroyed "
                                    "(crypto-shredded)", code="record_undecryptable", status=410))
 
@@ -224,10 +209,7 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(sa.exc.InterfaceError)
     def _database_down(error):
         app.logger.error("database unavailable: %s", type(error).__name__)
-        from privacy_saas.extensions import db
-
-        db.session.rollback()
-        return problem(503, "database_unavailable", "the database is unavailable; retry later")
+        return _database_unavailable()
 
 
 def _register_headers(app: Flask) -> None:
@@ -248,9 +230,7 @@ def _register_headers(app: Flask) -> None:
 
 def _register_transaction_boundary(app: Flask) -> None:
     """Services flush; the request commits when it succeeded and rolls back otherwise."""
-    from flask import g
-
-    from privacy_saas.extensions import db
+    db = extensions.db
 
     @app.before_request
     def _fresh_request_state():
@@ -259,8 +239,6 @@ def _register_transaction_boundary(app: Flask) -> None:
         g.pop("principal", None)
         g.pop("csrf_token", None)
         g.pop("keep_changes", None)
-
-    from privacy_saas.auth.principal import check_declared_capability
 
     # Registered after the state reset above, so the principal is this request's.
     app.before_request(check_declared_capability)
@@ -273,10 +251,7 @@ def _register_transaction_boundary(app: Flask) -> None:
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
                 # The database went away between the work and the commit: nothing was written.
                 app.logger.error("database unavailable at commit: %s", type(error).__name__)
-                db.session.rollback()
-                from privacy_saas.errors import problem
-
-                return problem(503, "database_unavailable", "the database is unavailable; retry later")
+                return _database_unavailable()
         else:
             db.session.rollback()
         return response

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from privacy_saas import audit
 from privacy_saas.extensions import db
 
 TENANT_KEY = "rls_tenant_id"
@@ -53,8 +54,6 @@ def scope_to_tenant(tenant_id) -> None:
 @contextmanager
 def bypass(reason: str, *, tenant_id=None):
     """Work across tenants (purge, staff jobs): an explicit, audited lift of the fence."""
-    from privacy_saas import audit
-
     info = db.session().info
     saved = {key: info.pop(key) for key in (TENANT_KEY, BYPASS_KEY) if key in info}
     info[BYPASS_KEY] = True

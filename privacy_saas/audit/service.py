@@ -1,7 +1,9 @@
 """Write and verify the audit chains."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import re
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import g, has_request_context
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from privacy_saas import clock
@@ -63,11 +66,7 @@ def _lock_head(session: Session, scope: str) -> AuditHead:
     if head is not None:
         return head
     # The scope's first entry: create its head (a concurrent first writer may win), then lock it.
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(insert(AuditHead).values(scope=scope, seq=0, hash=GENESIS)
                     .on_conflict_do_nothing(index_elements=["scope"]))
     return session.scalars(locked).one()
@@ -242,9 +241,6 @@ CSV_COLUMNS = ("at", "scope", "seq", "actor_kind", "actor_id", "action", "tenant
 
 def iter_csv(limit: int, **filters):
     """Yield the CSV export of the matching entries (header first), at most `limit` rows."""
-    import csv
-    import io
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 

@@ -8,9 +8,10 @@ from datetime import timedelta
 from flask import current_app, g, request
 from flask_login import current_user
 
-from privacy_saas import clock
+from privacy_saas import audit, clock, rls
 from privacy_saas.auth import tokens
 from privacy_saas.auth.models import Staff
+from privacy_saas.auth.service import get_staff
 from privacy_saas.errors import AppError, Forbidden
 
 #: What each staff role may do; every staff endpoint names one capability.
@@ -95,15 +96,11 @@ def load_principal() -> Principal | None:
             # Token use is audited at the same rate as last_used_at is written (each write
             # below is also audited with the token as actor).
             token.last_used_at = now
-            from privacy_saas import audit
-
             audit.record("token.use", tenant_id=token.tenant_id, targets=[token.id],
                          actor=("staff" if token.kind == "staff" else "tenant_token",
                                 token.staff_id if token.kind == "staff" else token.id),
                          detail={"method": request.method})
         if token.kind == "staff":
-            from privacy_saas.auth.service import get_staff
-
             staff = get_staff(token.staff_id)
             if not staff.active:
                 raise Unauthorized("the staff account is disabled", code="invalid_token")
@@ -118,8 +115,6 @@ def load_principal() -> Principal | None:
             if getattr(user, "role", None) == "admin":
                 principal = Principal("tenant", tenant_id=user.tenant_id, user=user, tenant=user.tenant)
     if principal is not None:
-        from privacy_saas import rls
-
         if principal.kind == "tenant":
             rls.scope_to_tenant(principal.tenant_id)
         else:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from privacy_saas import rls
+from privacy_saas.audit import service as audit_service
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES, load_principal
@@ -145,10 +147,6 @@ def tenant_certificate(slug: str):
 @staff_page("audit.read")
 def audit_log():
     """Browse the audit log (filters as the API: action, tenant slug, outcome, since, until)."""
-    from datetime import datetime, timezone
-
-    from privacy_saas.audit import service as audit_service
-
     args = {key: (request.args.get(key) or "").strip() for key in ("action", "tenant", "outcome", "since", "until")}
     filters = {"action": args["action"] or None, "outcome": args["outcome"] or None}
     for key in ("since", "until"):

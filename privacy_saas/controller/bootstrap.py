@@ -11,6 +11,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from privacy_saas.controller.suppression import service as suppression
 from privacy_saas.crypto.keyring import CONTROLLER_SCOPE
 from privacy_saas.crypto.models import DataKey
 from privacy_saas.crypto.service import ensure_controller_keys
@@ -21,8 +22,6 @@ log = logging.getLogger(__name__)
 
 def ensure_ready() -> None:
     """Create the controller keys and the suppression key check if missing; verify the check."""
-    from privacy_saas.controller.suppression import service as suppression
-
     # Ask the database, not the key cache: the cache may outlive a rolled-back creation.
     if db.session.scalar(sa.select(DataKey.id).where(DataKey.scope == CONTROLLER_SCOPE).limit(1)) is None:
         try:

@@ -7,8 +7,12 @@ import click
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from privacy_saas.controller.contacts.models import LAWFUL_BASES, SOURCES
 from privacy_saas.cliutil import committed, fail
+from privacy_saas.controller import tasks
+from privacy_saas.controller.bootstrap import ensure_ready
+from privacy_saas.controller.contacts import importer
+from privacy_saas.controller.contacts.models import LAWFUL_BASES, SOURCES
+from privacy_saas.controller.retention import service
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 
@@ -24,8 +28,6 @@ def controller_cli():
 @with_appcontext
 def controller_init():
     """Create the controller scope's keys and the suppression key check (idempotent)."""
-    from privacy_saas.controller.bootstrap import ensure_ready
-
     with committed():
         ensure_ready()
     click.echo("controller scope ready: data and index keys present, suppression key check verified")
@@ -46,8 +48,6 @@ def contacts_cli():
 @with_appcontext
 def contacts_import(file: Path, source: str, basis: str, batch_size: int):
     """Import contacts from a UTF-8 CSV with header email,name,phone,company,job_title."""
-    from privacy_saas.controller.contacts import importer
-
     if not file.exists():
         fail(f"{file}: no such file")
     limit = importer.max_bytes()
@@ -110,9 +110,6 @@ def retention_cli():
 @with_appcontext
 def retention_sweep(dry_run: bool, batch_size: int):
     """Delete what the retention rules say is due (resumes a sweep that died)."""
-    from privacy_saas.controller import tasks
-    from privacy_saas.controller.retention import service
-
     try:
         if dry_run:
             preview = service.preview()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 
+from privacy_saas import clock
 from privacy_saas.controller.retention import service
 from privacy_saas.controller.retention.models import RetentionSweep
+from privacy_saas.controller.retention.rules import parse_period, review_interval
 from privacy_saas.extensions import db
 from privacy_saas.jobs.queue import report_progress
 
@@ -53,9 +55,6 @@ def retention_sweep() -> dict:
 
 def sweep_is_due() -> bool:
     """Return whether the quarterly sweep should run: none yet, or the last finished a review interval ago."""
-    from privacy_saas import clock
-    from privacy_saas.controller.retention.rules import parse_period, review_interval
-
     if service.running_sweep() is not None:
         return False
     last = service.last_sweep()

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
+from flask_login import current_user
 
 from privacy_saas.apiutil import ApiBlueprint
 from privacy_saas.audit.service import current_actor_label
-from privacy_saas.auth.principal import require_staff, require_tenant
+from privacy_saas.auth.principal import Unauthorized, require_staff, require_tenant
+from privacy_saas.extensions import csrf
 from privacy_saas.processor.users import service as users
+from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.rights import exports, service
 from privacy_saas.rights.schemas import (
     DsrCreateSchema,
@@ -172,12 +175,6 @@ class InstructionExport(MethodView):
 
 def _session_user():
     """Return the registered user signed in to this session, else raise 401."""
-    from flask_login import current_user
-
-    from privacy_saas.auth.principal import Unauthorized
-    from privacy_saas.extensions import csrf
-    from privacy_saas.processor.users.models import RegisteredUser
-
     user = current_user._get_current_object() if current_user else None
     if not isinstance(user, RegisteredUser):
         raise Unauthorized("sign in as a registered user to delete your own account")

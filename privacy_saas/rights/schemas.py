@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from privacy_saas.rights.models import CHANNELS, KINDS, TASK_STATUSES
-from privacy_saas.rights.service import MAX_EXTENSION_MONTHS, RECTIFIABLE
+from privacy_saas.rights.service import MAX_EXTENSION_MONTHS, RECTIFIABLE, routing
 
 
 class DsrCreateSchema(Schema):
@@ -82,8 +82,6 @@ class DsrSchema(Schema):
     routing = fields.Method("_routing")
 
     def _routing(self, request):
-        from privacy_saas.rights.service import routing
-
         return RoutingSchema(many=True).dump(routing(request))
 
 

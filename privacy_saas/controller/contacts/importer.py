@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask import current_app
 
 from privacy_saas import audit, clock
 from privacy_saas.controller.bootstrap import ensure_ready
@@ -90,8 +91,6 @@ class ImportReport:
 
 def max_bytes() -> int:
     """Return the largest file the importer accepts (CONTROLLER_IMPORT_MAX_BYTES)."""
-    from flask import current_app
-
     return int(current_app.config.get("CONTROLLER_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 

@@ -7,9 +7,11 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate
 
 from privacy_saas import clock
+from privacy_saas.controller.contacts import service
 from privacy_saas.controller.contacts.models import CONSENT_ACTIONS, CONSENT_PURPOSES, LAWFUL_BASES, SOURCES
 from privacy_saas.controller.contacts.validation import (
     MAX_EMAIL, MAX_PHONE, MAX_TEXT, as_marshmallow, clean_email, clean_phone, clean_text)
+from privacy_saas.crypto.errors import CryptoError
 
 
 def _not_future(value, **_kwargs):
@@ -83,8 +85,6 @@ class ConsentSchema(Schema):
     recorded_at = fields.DateTime()
 
     def _evidence(self, event):
-        from privacy_saas.crypto.errors import CryptoError
-
         try:
             return event.evidence
         except CryptoError:
@@ -119,8 +119,6 @@ class ContactSchema(Schema):
 
     @pre_dump
     def _flatten(self, contact, **_kwargs):
-        from privacy_saas.controller.contacts import service
-
         personal = service.readable(contact)
         data = {name: getattr(contact, name) for name in (
             "id", "company", "source", "lawful_basis", "created_at", "updated_at", "last_reviewed_at",

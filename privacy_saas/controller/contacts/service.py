@@ -24,6 +24,7 @@ from privacy_saas.controller.bootstrap import ensure_ready
 from privacy_saas.controller.contacts.models import CONSENT_PURPOSES, LAWFUL_BASES, SOURCES, Contact, ConsentEvent
 from privacy_saas.controller.contacts.validation import clean_email
 from privacy_saas.controller.records import service as records
+from privacy_saas.controller.records.models import WebsiteActivity
 from privacy_saas.controller.suppression import service as suppression
 from privacy_saas.controller.suppression.models import Suppression
 from privacy_saas.crypto.errors import CryptoError
@@ -116,8 +117,6 @@ def audit_read(contacts: list[Contact], action: str = "contact.read") -> None:
 
 def export_subject(contact: Contact) -> dict:
     """Return everything held about a contact (access and portability requests), as plain JSON data."""
-    from privacy_saas.controller.records.models import WebsiteActivity
-
     def when(value):
         return value.isoformat() if value is not None else None
 

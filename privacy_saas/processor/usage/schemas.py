@@ -1,4 +1,6 @@
 """Usage ingestion schemas."""
+import json
+
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from privacy_saas.processor.usage.models import EVENT_KINDS
@@ -15,8 +17,6 @@ class UsageEventInSchema(Schema):
 
     @validates("detail")
     def _small(self, value, **kwargs):
-        import json
-
         if value is not None and len(json.dumps(value, default=str)) > MAX_DETAIL_BYTES:
             raise ValidationError(f"must serialise to at most {MAX_DETAIL_BYTES} bytes")
 
