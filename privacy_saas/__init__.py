@@ -1,15 +1,14 @@
 """privacy_saas: a multi-tenant admin backend that keeps processor and controller data apart."""
 from __future__ import annotations
 
-# Before the imports: modules imported below read it (deletion certificates name the version).
-__version__ = "0.1.0"
-
 import logging
 import os
 
 import sqlalchemy as sa
 from flask import Flask, g, render_template, request
 
+# First: modules imported below read the package's version.
+from privacy_saas.version import __version__  # noqa: F401
 from privacy_saas import extensions
 from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
 from privacy_saas.apiutil import wants_json

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import current_app
 
-from privacy_saas import __version__, clock
+from privacy_saas import clock
 from privacy_saas.controller.retention import rules as controller_retention
 from privacy_saas.datamap import catalogue, retention
 from privacy_saas.datamap.catalogue import ColumnEntry
@@ -23,6 +23,7 @@ from privacy_saas.processor.tenants import service as tenants
 from privacy_saas.processor.tenants.models import REGIONS, Tenant
 from privacy_saas.records import transfers
 from privacy_saas.records.measures import measures
+from privacy_saas.version import __version__
 
 RECORD_SCOPES = ("processor", "controller")
 #: The scopes the vendor is controller of: its own data and what running the service needs.
