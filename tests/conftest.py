@@ -6,17 +6,22 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import secrets
 import uuid
-from datetime import date
 
 import pytest
-import sqlalchemy as sa
 from flask.testing import FlaskCliRunner
+from flask_migrate import upgrade
 
-from privacy_saas import clock
+from privacy_saas import clock, create_app
+from privacy_saas.auth import service as staff_service
+from privacy_saas.auth import tokens
 from privacy_saas.extensions import db
+from privacy_saas.processor.users import service as users
+from privacy_saas.processor.users.tokens import create_token
+from tests.helpers import PASSWORD, RequestContextClient, bearer, csrf_token, new_tenant
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 HAS_REDIS = bool(os.environ.get("REDIS_URL"))
@@ -40,8 +45,6 @@ def KEYSTORE_PATH(tmp_path_factory):  # noqa: N802  (a constant of the session, 
 
 def reset_database(app) -> None:
     """Drop everything and run the migrations to head."""
-    from flask_migrate import upgrade
-
     with app.app_context():
         if ON_POSTGRES:
             with db.engine.begin() as conn:
@@ -79,8 +82,6 @@ def test_config(tmp_path_factory) -> dict:
 def app(tmp_path_factory):
     """The application, on a freshly migrated database."""
     os.environ.setdefault("PRIVACY_SAAS_INSTANCE", str(tmp_path_factory.mktemp("default-instance")))
-    from privacy_saas import create_app
-
     application = create_app(test_config(tmp_path_factory))
     reset_database(application)
     return application
@@ -148,8 +149,6 @@ class CommittingRunner(FlaskCliRunner):
 @pytest.fixture
 def client(app, session):
     """A test client sharing the test's transaction; each request has its own app context."""
-    from tests.helpers import RequestContextClient
-
     return RequestContextClient(app, app.response_class, use_cookies=True)
 
 
@@ -160,27 +159,12 @@ def runner(app, session):
     return app.test_cli_runner()
 
 
+# --- tenants, their users and tokens -----------------------------------------------------------
+
 @pytest.fixture
 def make_tenant(session):
-    """Create tenants: make_tenant(slug="acme", contract_end=..., ...)."""
-    from privacy_saas.processor.tenants.models import Tenant
-
-    def make(slug: str | None = None, **fields):
-        values = {
-            "slug": slug or f"t-{uuid.uuid4().hex[:8]}",
-            "name": fields.pop("name", "Example Ltd"),
-            "region": "eu",
-            "contract_start": date(2025, 1, 1),
-            "end_action": "delete",
-            "status": "active",
-        }
-        values.update(fields)
-        tenant = Tenant(**values)
-        session.add(tenant)
-        session.flush()
-        return tenant
-
-    return make
+    """Create tenants without keys: make_tenant(slug=None, **fields)."""
+    return functools.partial(new_tenant, keys=False)
 
 
 @pytest.fixture
@@ -189,12 +173,77 @@ def tenant(make_tenant):
 
 
 @pytest.fixture
+def make_keyed_tenant(session):
+    """Create tenants with their data and index keys: make_keyed_tenant(slug=None, **fields)."""
+
+    def make(slug: str | None = None, **fields):
+        keyed = new_tenant(slug, **fields)
+        # Commits are savepoints here: an error response's rollback keeps the fixtures.
+        session.commit()
+        return keyed
+
+    return make
+
+
+@pytest.fixture
+def org(make_keyed_tenant):
+    return make_keyed_tenant("acme", name="Acme Ltd")
+
+
+@pytest.fixture
+def other_org(make_keyed_tenant):
+    return make_keyed_tenant("globex", name="Globex Corp")
+
+
+@pytest.fixture
+def make_user(session):
+    """Create users through the service: make_user(tenant, email=None, role="member", password=None, **fields)."""
+
+    def make(tenant, email: str | None = None, role: str = "member", **fields):
+        fields.setdefault("display_name", "Test User")
+        fields.setdefault("actor", ("test", None))
+        user = users.create(tenant, email=email or f"u-{uuid.uuid4().hex[:8]}@example.com", role=role, **fields)
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def org_admin(org, make_user):
+    return make_user(org, "admin@acme.example", role="admin", password=PASSWORD, display_name="Ada Admin")
+
+
+@pytest.fixture
+def make_token(session):
+    """Issue a tenant token: make_token(tenant) -> plaintext."""
+
+    def make(tenant, name: str = "test"):
+        plaintext = create_token(tenant, name, actor=("test", None))[1]
+        session.commit()
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+def org_token(org, make_token):
+    return make_token(org)
+
+
+@pytest.fixture
+def other_token(other_org, make_token):
+    return make_token(other_org)
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+@pytest.fixture
 def make_staff(session):
     """Create staff: make_staff(role="dpo") -> (staff, password)."""
-    from privacy_saas.auth import service
 
     def make(role: str = "admin", email: str | None = None, password: str = "correct horse battery"):
-        staff = service.create_staff(email or f"{role}-{uuid.uuid4().hex[:6]}@vendor.example", role, password)
+        staff = staff_service.create_staff(email or f"{role}-{uuid.uuid4().hex[:6]}@vendor.example", role, password)
         return staff, password
 
     return make
@@ -208,9 +257,36 @@ def staff(make_staff):
 @pytest.fixture
 def staff_token(session, staff):
     """A bearer token of an admin staff member."""
-    from privacy_saas.auth import tokens
-
     return tokens.issue(kind="staff", name="test", staff_id=staff.id)[1]
+
+
+@pytest.fixture
+def role_headers(session, make_staff):
+    """Return bearer headers for a new staff member of `role`: role_headers("dpo")."""
+
+    def make(role: str) -> dict:
+        member, _password = make_staff(role)
+        token = tokens.issue(kind="staff", name="test", staff_id=member.id)[1]
+        session.commit()
+        return bearer(token)
+
+    return make
+
+
+@pytest.fixture
+def console_login(client, session, make_staff):
+    """Sign a new staff member of `role` in to the console (through the real form); returns them."""
+
+    def login(role: str):
+        member, password = make_staff(role)
+        session.commit()
+        page = client.get("/console/login").get_data(as_text=True)
+        response = client.post("/console/login", data={"csrf_token": csrf_token(page), "email": member.email,
+                                                       "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return member
+
+    return login
 
 
 APP_ROLE = "privacy_app"

@@ -6,10 +6,19 @@ import re
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from contextlib import contextmanager
+from datetime import date
 
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
+
+from privacy_saas.crypto.service import create_tenant_keys
+from privacy_saas.extensions import db
+from privacy_saas.processor.tenants.models import Tenant
+
+#: The password of the registered users the fixtures create.
+PASSWORD = "correct horse battery staple"
 
 _CSRF_RE = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 
@@ -26,6 +35,26 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def form_token(client, path: str) -> str:
+    """Return the CSRF token of the first form on the page at `path`."""
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code)
+    return csrf_token(page.get_data(as_text=True))
+
+
+def new_tenant(slug: str | None = None, *, keys: bool = True, **fields) -> Tenant:
+    """Add an active EU tenant (contract since 2025, deleted at its end), with its data and index keys; flushed."""
+    values = {"slug": slug or f"t-{uuid.uuid4().hex[:8]}", "region": "eu", "contract_start": date(2025, 1, 1),
+              "end_action": "delete", "status": "active", **fields}
+    values.setdefault("name", f"{values['slug'].title()} Ltd")
+    tenant = Tenant(**values)
+    db.session.add(tenant)
+    db.session.flush()
+    if keys:
+        create_tenant_keys(tenant)
+    return tenant
+
+
 class RequestContextClient(FlaskClient):
     """A test client that gives every request its own app context, as a real server does.
 
@@ -37,8 +66,6 @@ class RequestContextClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         # The request's session shares the test's connection: it must see the setup.
-        from privacy_saas.extensions import db
-
         db.session.flush()
         with self.application.app_context():
             return super().open(*args, **kwargs)

@@ -8,7 +8,7 @@ from privacy_saas import clock
 from privacy_saas.controller import tasks
 from privacy_saas.controller.contacts import service
 from privacy_saas.controller.contacts.models import ConsentEvent, Contact
-from tests.controller.conftest import csrf_token
+from tests.helpers import form_token
 
 PAGES = ["/console/controller/contacts", "/console/controller/retention"]
 
@@ -45,7 +45,7 @@ def test_console_records_consent_reviews_and_erases(client, make_contact, consol
     contact = make_contact(email="act@example.com", lawful_basis="consent")
     console_login("account_manager")
     page = f"/console/controller/contacts/{contact.id}"
-    token = csrf_token(client, page)
+    token = form_token(client, page)
     response = client.post(f"{page}/consents", data={"csrf_token": token, "purpose": "newsletter",
                                                      "action": "granted", "evidence": "signed up online"})
     assert response.status_code == 302
@@ -77,7 +77,7 @@ def test_retention_page_shows_last_sweep(client, make_contact, console_login, re
 
 def test_subprocessor_register_in_console(client, ready, console_login):
     console_login("dpo")
-    token = csrf_token(client, "/console/controller/subprocessors")
+    token = form_token(client, "/console/controller/subprocessors")
     response = client.post("/console/controller/subprocessors", data={
         "csrf_token": token, "name": "MailCo", "purpose": "e-mail delivery", "location": "EU (Ireland)",
         "safeguards": "EU processing; DPA", "dpa_signed_on": "2025-01-10", "last_reviewed_on": "2025-06-01"})
@@ -88,7 +88,7 @@ def test_subprocessor_register_in_console(client, ready, console_login):
 
 def test_support_cannot_edit_the_register(client, ready, console_login):
     console_login("support")
-    token = csrf_token(client, "/console/login")
+    token = form_token(client, "/console/login")
     response = client.post("/console/controller/subprocessors", data={
         "csrf_token": token, "name": "X", "purpose": "p", "location": "l", "safeguards": "s"})
     assert response.status_code == 403

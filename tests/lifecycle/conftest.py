@@ -6,21 +6,18 @@ import sqlalchemy as sa
 
 from privacy_saas import clock
 from privacy_saas.crypto.keyring import keyring, tenant_scope
-from privacy_saas.crypto.service import create_tenant_keys
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.usage.models import EVENT_KINDS, SupportRequest, UsageEvent
 from privacy_saas.processor.users.models import RegisteredUser
+from tests.helpers import new_tenant
 
 
 def seed(slug: str, *, users: int = 3, events_per_user: int = 4, support: int = 1, status: str = "active",
          contract_end: date | None = None, end_action: str = "delete", **fields) -> Tenant:
     """Create a tenant with keys and personal data; returns it (flushed, not committed)."""
-    tenant = Tenant(slug=slug, name=f"{slug.title()} Ltd", region="eu", contract_start=date(2020, 1, 1),
-                    contract_end=contract_end, end_action=end_action, status="active", **fields)
-    db.session.add(tenant)
-    db.session.flush()
-    create_tenant_keys(tenant)
+    tenant = new_tenant(slug, contract_start=date(2020, 1, 1), contract_end=contract_end, end_action=end_action,
+                        **fields)
     scope = tenant_scope(tenant.id)
     now = clock.now()
     for n in range(users):

@@ -8,10 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from privacy_saas import clock
-from privacy_saas.auth import tokens
 from privacy_saas.processor.privacy_contacts import service as privacy_contacts
-from tests.helpers import bearer
-from tests.processor.conftest import make_keyed_tenant, make_token, make_user  # noqa: F401  (shared fixtures)
 
 TODAY = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 #: A new sub-processor, as the API takes it.
@@ -49,16 +46,9 @@ def outbox(app, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def staff_headers(session, make_staff):
-    """Bearer headers of a new staff member of `role`."""
-
-    def make(role: str = "dpo"):
-        staff, _ = make_staff(role)
-        token = tokens.issue(kind="staff", name="t", staff_id=staff.id)[1]
-        session.commit()
-        return bearer(token)
-
-    return make
+def staff_headers(role_headers):
+    """Bearer headers of a new staff member of `role` (dpo unless named)."""
+    return lambda role="dpo": role_headers(role)
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
 """scim2-tester against a live server on 127.0.0.1: no failures for Users and Groups."""
 import threading
-from datetime import date
 
 import pytest
 from werkzeug.serving import make_server
+
+from privacy_saas.extensions import db
+from privacy_saas.processor.users.tokens import create_token
+from tests.helpers import new_tenant
 
 scim2_tester = pytest.importorskip("scim2_tester")
 
@@ -11,16 +14,7 @@ scim2_tester = pytest.importorskip("scim2_tester")
 @pytest.fixture
 def live_scim(app, committed):
     """A real HTTP server on a free loopback port, and a tenant token for it."""
-    from privacy_saas.crypto.service import create_tenant_keys
-    from privacy_saas.extensions import db
-    from privacy_saas.processor.tenants.models import Tenant
-    from privacy_saas.processor.users.tokens import create_token
-
-    tenant = Tenant(slug="scim-live", name="SCIM Live", region="eu", contract_start=date(2025, 1, 1),
-                    end_action="delete")
-    db.session.add(tenant)
-    db.session.flush()
-    create_tenant_keys(tenant)
+    tenant = new_tenant("scim-live", name="SCIM Live")
     token = create_token(tenant, "scim2-tester", actor=("test", None))[1]
     db.session.commit()
     db.session.close()

@@ -2,7 +2,7 @@
 import sqlalchemy as sa
 
 from privacy_saas.processor.users.models import RegisteredUser
-from tests.processor.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.processor.test_tenant_console import T, csrf_of, sign_in
 
 

@@ -11,7 +11,7 @@ import pytest
 from privacy_saas import clock
 from privacy_saas.processor.users import invitations, service
 from tests.helpers import bearer
-from tests.processor.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 T = "/console/t"
 

@@ -1,7 +1,7 @@
 """Registered users service: scoping, uniqueness, last admin, tenant status, audit."""
 import threading
 import uuid
-from datetime import date
+
 
 import pytest
 import sqlalchemy as sa
@@ -9,9 +9,11 @@ import sqlalchemy as sa
 from privacy_saas.audit.models import AuditEntry
 from privacy_saas.auth import lockout
 from privacy_saas.errors import AppError, Conflict, Forbidden, NotFound
-from privacy_saas.processor.users import importer, invitations, signin, service
+from privacy_saas.extensions import db
+from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.processor.users import importer, invitations, service, signin
 from privacy_saas.processor.users.models import RegisteredUser
-from tests.processor.conftest import PASSWORD
+from tests.helpers import PASSWORD, new_tenant
 
 
 def actions(session, tenant):
@@ -194,15 +196,7 @@ def test_import_reports_lines_and_writes_no_bad_row(session, org, make_user):
 
 
 def test_concurrent_creates_of_one_email_give_one_user(app, committed):
-    from privacy_saas.crypto.service import create_tenant_keys
-    from privacy_saas.extensions import db
-    from privacy_saas.processor.tenants.models import Tenant
-
-    tenant = Tenant(slug="race", name="Race", region="eu", contract_start=date(2025, 1, 1), end_action="delete")
-    db.session.add(tenant)
-    db.session.flush()
-    create_tenant_keys(tenant)
-    tenant_id = tenant.id
+    tenant_id = new_tenant("race", name="Race").id
     db.session.commit()
     db.session.close()  # on SQLite any open transaction holds the write lock (BEGIN IMMEDIATE)
     outcomes = []

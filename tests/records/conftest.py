@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from privacy_saas import clock
-from tests.processor.conftest import PASSWORD, make_keyed_tenant, make_token, make_user  # noqa: F401
+from tests.helpers import PASSWORD
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 REGISTER = {
@@ -34,7 +34,7 @@ class Estate:
 
 
 @pytest.fixture
-def estate(session, make_keyed_tenant, make_user, make_token):  # noqa: F811
+def estate(session, make_keyed_tenant, make_user, make_token):
     """acme (eu): 3 users, a group of 2, 5 usage events, 2 support requests, 1 invitation, 1 token; globex (us):
     1 user and 2 events; five sub-processors."""
     from privacy_saas.processor.usage import service as usage

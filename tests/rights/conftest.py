@@ -7,10 +7,9 @@ from datetime import timedelta
 import pytest
 
 from privacy_saas import clock
-from privacy_saas.auth import tokens
+from privacy_saas.controller.bootstrap import ensure_ready
+from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.crypto.keyring import keyring, tenant_scope
-from privacy_saas.crypto.service import create_tenant_keys
-from privacy_saas.extensions import db
 from privacy_saas.processor.usage.models import SupportRequest, UsageEvent
 from privacy_saas.processor.users.models import RegisteredUser
 from tests.helpers import bearer
@@ -22,19 +21,6 @@ EMAIL = "Grace.Hopper@Example.com"
 def _eager(app, monkeypatch):
     monkeypatch.setitem(app.config, "JOBS_EAGER", True)
     monkeypatch.setitem(app.config, "REDIS_URL", None)
-
-
-@pytest.fixture
-def keyed_tenant(make_tenant):
-    """Create a tenant with its keys."""
-
-    def make(slug: str, **fields):
-        tenant = make_tenant(slug, name=fields.pop("name", f"{slug.title()} Ltd"), **fields)
-        create_tenant_keys(tenant)
-        db.session.flush()
-        return tenant
-
-    return make
 
 
 @pytest.fixture
@@ -60,40 +46,20 @@ def make_user(session):
 
 
 @pytest.fixture
-def headers(session, make_staff):
-    """Return bearer headers for a new staff member of `role`."""
-
-    def make(role: str = "dpo") -> dict:
-        staff, _ = make_staff(role)
-        token = tokens.issue(kind="staff", name="test", staff_id=staff.id)[1]
-        session.commit()
-        return bearer(token)
-
-    return make
+def tenant_headers(make_token):
+    """Return bearer headers of a new token of `tenant`."""
+    return lambda tenant: bearer(make_token(tenant))
 
 
 @pytest.fixture
-def tenant_headers(session):
-    def make(tenant) -> dict:
-        token = tokens.issue(kind="tenant", name="t", tenant_id=tenant.id)[1]
-        session.commit()
-        return bearer(token)
-
-    return make
-
-
-@pytest.fixture
-def world(session, keyed_tenant, make_user):
+def world(session, make_keyed_tenant, make_user):
     """Grace is a vendor contact and a user of tenants A and B (plus bystanders everywhere)."""
-    from privacy_saas.controller.bootstrap import ensure_ready
-    from privacy_saas.controller.contacts import service as contacts
-
     ensure_ready()
     contact = contacts.create({"email": EMAIL.lower(), "name": "Grace Hopper", "source": "event",
                                "lawful_basis": "legitimate_interest"})
     other_contact = contacts.create({"email": "someone@else.org", "name": "Someone", "source": "event",
                                      "lawful_basis": "consent"})
-    a, b, c = keyed_tenant("alpha"), keyed_tenant("beta"), keyed_tenant("gamma")
+    a, b, c = make_keyed_tenant("alpha"), make_keyed_tenant("beta"), make_keyed_tenant("gamma")
     users = {"user_a": make_user(a, EMAIL.lower(), events=4, support=2),
              "user_b": make_user(b, EMAIL.lower(), events=3),
              "a_other": make_user(a, "bystander@alpha.example"), "c_other": make_user(c, "x@gamma.example")}

@@ -7,18 +7,10 @@ from tests.helpers import csrf_token
 from tests.rights.conftest import EMAIL
 
 
-def _login(client, session, make_staff, role):
-    staff, password = make_staff(role)
-    session.commit()
-    token = csrf_token(client.get("/console/login").get_data(as_text=True))
-    assert client.post("/console/login", data={"csrf_token": token, "email": staff.email,
-                                               "password": password}).status_code == 302
-
-
-def test_request_page_and_decisions(client, session, world, headers, make_staff):
+def test_request_page_and_decisions(client, session, world, role_headers, console_login):
     contact_id = world["contact"].id
-    request_id = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=headers("dpo")).json["id"]
-    _login(client, session, make_staff, "dpo")
+    request_id = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=role_headers("dpo")).json["id"]
+    console_login("dpo")
     page = client.get(f"/console/rights/{request_id}").get_data(as_text=True)
     assert str(contact_id) in page and "forwarded to Alpha Ltd (the controller)" in page
     assert "awaiting the tenant" in page and "grace" not in page.lower()
@@ -34,11 +26,11 @@ def test_request_page_and_decisions(client, session, world, headers, make_staff)
     assert db.session.get(Contact, contact_id) is None
 
 
-def test_support_sees_requests_but_cannot_decide(client, session, world, headers, make_staff):
+def test_support_sees_requests_but_cannot_decide(client, session, world, role_headers, console_login):
     from privacy_saas.rights.service import list_staff_tasks
 
-    request_id = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=headers("dpo")).json["id"]
-    _login(client, session, make_staff, "support")
+    request_id = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=role_headers("dpo")).json["id"]
+    console_login("support")
     page = client.get(f"/console/rights/{request_id}").get_data(as_text=True)
     assert "Approve and carry out" not in page
     task_id = list_staff_tasks()[0].id

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from privacy_saas import clock
-from tests.helpers import csrf_token
 from tests.rights.conftest import EMAIL
 
 
@@ -12,22 +11,22 @@ def _at(*args):
     return datetime(*args, tzinfo=timezone.utc)
 
 
-def test_due_one_month_after_receipt_month_end_clamped(client, world, headers):
-    dpo = headers("dpo")
+def test_due_one_month_after_receipt_month_end_clamped(client, world, role_headers):
+    dpo = role_headers("dpo")
     clock.travel_to(_at(2027, 1, 31, 9, 30))
     body = client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=dpo).json
     assert body["received_at"].startswith("2027-01-31T09:30")
     assert body["due_at"].startswith("2027-02-28T09:30")
 
 
-def test_extension_once_up_to_two_months_with_reason(client, world, headers):
-    dpo = headers("dpo")
+def test_extension_once_up_to_two_months_with_reason(client, world, role_headers):
+    dpo = role_headers("dpo")
     clock.travel_to(_at(2027, 3, 10, 12))
     request_id = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=dpo).json["id"]
     url = f"/api/v1/dsr/{request_id}/extend"
     assert client.post(url, json={"months": 3, "reason": "complex"}, headers=dpo).status_code == 400
     assert client.post(url, json={"months": 2}, headers=dpo).status_code == 400
-    assert client.post(url, json={"months": 2, "reason": "x"}, headers=headers("support")).status_code == 403
+    assert client.post(url, json={"months": 2, "reason": "x"}, headers=role_headers("support")).status_code == 403
     extended = client.post(url, json={"months": 2, "reason": "many systems to search"}, headers=dpo)
     assert extended.status_code == 200
     assert extended.json["due_at"].startswith("2027-06-10T12:00") and extended.json["extended_months"] == 2
@@ -35,8 +34,8 @@ def test_extension_once_up_to_two_months_with_reason(client, world, headers):
     assert again.status_code == 409 and again.json["code"] == "already_extended"
 
 
-def test_overdue_api_cli_and_dashboard(client, world, headers, runner, make_staff, session):
-    dpo = headers("dpo")
+def test_overdue_api_cli_and_dashboard(client, world, role_headers, runner, console_login):
+    dpo = role_headers("dpo")
     clock.travel_to(_at(2027, 1, 1, 8))
     late = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=dpo).json["id"]
     clock.travel_to(_at(2027, 1, 20, 8))
@@ -52,11 +51,7 @@ def test_overdue_api_cli_and_dashboard(client, world, headers, runner, make_staf
     assert late in result.output and soon["id"] not in result.output and "1 overdue requests" in result.output
     assert "grace" not in result.output.lower()
 
-    staff, password = make_staff("support")
-    session.commit()
-    login_page = client.get("/console/login").get_data(as_text=True)
-    client.post("/console/login", data={"csrf_token": csrf_token(login_page), "email": staff.email,
-                                        "password": password})
+    console_login("support")
     page = client.get("/console/rights/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -30,9 +30,9 @@ def _request(client, headers, kind, **extra):
     return response.json
 
 
-def test_access_export_for_a_tenant_downloads_once(app, client, world, headers, tenant_headers):
+def test_access_export_for_a_tenant_downloads_once(app, client, world, role_headers, tenant_headers):
     a, b = tenant_headers(world["a"]), tenant_headers(world["b"])
-    _request(client, headers("support"), "access")
+    _request(client, role_headers("support"), "access")
     instruction = client.get("/api/v1/instructions", headers=a).json[0]
     assert client.get(f"/api/v1/instructions/{instruction['id']}/export", headers=a).status_code == 409
     approved = client.post(f"/api/v1/instructions/{instruction['id']}/approve", headers=a)
@@ -57,8 +57,8 @@ def test_access_export_for_a_tenant_downloads_once(app, client, world, headers, 
     assert again.status_code == 410 and again.json["code"] == "export_gone"
 
 
-def test_controller_export_expires_after_30_days(app, client, world, headers):
-    dpo = headers("dpo")
+def test_controller_export_expires_after_30_days(app, client, world, role_headers):
+    dpo = role_headers("dpo")
     _request(client, dpo, "portability")
     task = client.get("/api/v1/dsr-tasks", headers=dpo).json[0]
     assert client.post(f"/api/v1/dsr-tasks/{task['id']}/approve", headers=dpo).status_code == 200
@@ -75,8 +75,8 @@ def test_controller_export_expires_after_30_days(app, client, world, headers):
     assert client.get(f"/api/v1/dsr-tasks/{task['id']}/export", headers=dpo).status_code == 410
 
 
-def test_expiry_sweep_deletes_files(app, client, world, headers, runner):
-    dpo = headers("dpo")
+def test_expiry_sweep_deletes_files(app, client, world, role_headers, runner):
+    dpo = role_headers("dpo")
     _request(client, dpo, "access")
     task = client.get("/api/v1/dsr-tasks", headers=dpo).json[0]
     client.post(f"/api/v1/dsr-tasks/{task['id']}/approve", headers=dpo)
@@ -90,8 +90,8 @@ def test_expiry_sweep_deletes_files(app, client, world, headers, runner):
     assert not _file(app, task["id"]).exists()
 
 
-def test_controller_export_content(client, world, headers):
-    dpo = headers("dpo")
+def test_controller_export_content(client, world, role_headers):
+    dpo = role_headers("dpo")
     _request(client, dpo, "access")
     task = client.get("/api/v1/dsr-tasks", headers=dpo).json[0]
     client.post(f"/api/v1/dsr-tasks/{task['id']}/approve", headers=dpo)
@@ -101,10 +101,10 @@ def test_controller_export_content(client, world, headers):
     assert "consents.csv" in archive.namelist()
 
 
-def test_restriction_blocks_ingestion_until_lifted(client, world, headers, tenant_headers):
+def test_restriction_blocks_ingestion_until_lifted(client, world, role_headers, tenant_headers):
     a = tenant_headers(world["a"])
     user_id = str(world["user_a"].id)
-    _request(client, headers("dpo"), "restrict")
+    _request(client, role_headers("dpo"), "restrict")
     instruction = client.get("/api/v1/instructions", headers=a).json[0]
     event = {"events": [{"user_id": user_id, "kind": "page_view", "occurred_at": clock.now().isoformat()}]}
     assert client.post("/api/v1/usage-events", json=event, headers=a).status_code == 201
@@ -119,8 +119,8 @@ def test_restriction_blocks_ingestion_until_lifted(client, world, headers, tenan
     assert client.post("/api/v1/usage-events", json=event, headers=a).status_code == 201
 
 
-def test_controller_restriction_and_objection_stop_marketing(client, world, headers):
-    dpo = headers("dpo")
+def test_controller_restriction_and_objection_stop_marketing(client, world, role_headers):
+    dpo = role_headers("dpo")
     contact_id = world["contact"].id
     _request(client, dpo, "restrict")
     task = client.get("/api/v1/dsr-tasks?status=pending", headers=dpo).json[0]
@@ -138,8 +138,8 @@ def test_controller_restriction_and_objection_stop_marketing(client, world, head
     assert not contacts.marketing_eligibility(contact)
 
 
-def test_rectify_changes_only_the_approved_fields(client, world, headers, tenant_headers):
-    dpo, a = headers("dpo"), tenant_headers(world["a"])
+def test_rectify_changes_only_the_approved_fields(client, world, role_headers, tenant_headers):
+    dpo, a = role_headers("dpo"), tenant_headers(world["a"])
     tenant_a, user_a, contact_id = world["a"].id, world["user_a"].id, world["contact"].id
     _request(client, dpo, "rectify", changes={"display_name": "Rear Admiral Hopper", "job_title": "Admiral"})
     instruction = client.get("/api/v1/instructions", headers=a).json[0]
@@ -157,9 +157,9 @@ def test_rectify_changes_only_the_approved_fields(client, world, headers, tenant
     assert user_b.display_name == "Grace"  # B never decided
 
 
-def test_purge_of_the_tenant_removes_its_subject_exports(app, client, world, headers, tenant_headers):
+def test_purge_of_the_tenant_removes_its_subject_exports(app, client, world, role_headers, tenant_headers):
     a = tenant_headers(world["a"])
-    client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=headers("dpo"))
+    client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=role_headers("dpo"))
     instruction = client.get("/api/v1/instructions", headers=a).json[0]
     client.post(f"/api/v1/instructions/{instruction['id']}/approve", headers=a)
     path = _file(app, instruction["id"])

@@ -19,12 +19,12 @@ def _count(model, **where):
     return db.session.scalar(query)
 
 
-def test_erase_fans_out_and_each_controller_decides(client, world, headers, tenant_headers):
-    dpo, a, b = headers("dpo"), tenant_headers(world["a"]), tenant_headers(world["b"])
+def test_erase_fans_out_and_each_controller_decides(client, world, role_headers, tenant_headers):
+    dpo, a, b = role_headers("dpo"), tenant_headers(world["a"]), tenant_headers(world["b"])
     user_a, user_b, bystander = world["user_a"].id, world["user_b"].id, world["a_other"].id
     tenant_a, contact_id = world["a"].id, world["contact"].id
     created = client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL, "channel": "email"},
-                          headers=headers("support"))
+                          headers=role_headers("support"))
     assert created.status_code == 201, created.json
     body = created.json
     assert body["match_count"] == 3 and body["status"] == "open"
@@ -67,7 +67,7 @@ def test_erase_fans_out_and_each_controller_decides(client, world, headers, tena
     assert _count(RegisteredUser) == 3
     assert _count(Contact) == 2  # the staff task is still pending
 
-    assert client.post(f"/api/v1/dsr-tasks/{staff_tasks[0]['id']}/approve", headers=headers("support")).status_code == 403
+    assert client.post(f"/api/v1/dsr-tasks/{staff_tasks[0]['id']}/approve", headers=role_headers("support")).status_code == 403
     done = client.post(f"/api/v1/dsr-tasks/{staff_tasks[0]['id']}/approve", headers=dpo)
     assert done.status_code == 200 and done.json["outcome"] == {"contacts_erased": 1, "suppressed": True}
     db.session.expire_all()
@@ -83,8 +83,8 @@ def test_erase_fans_out_and_each_controller_decides(client, world, headers, tena
         assert "grace" not in str(entry.detail).lower() and "grace" not in str(entry.targets).lower()
 
 
-def test_bad_input_is_400_and_nothing_recorded(client, world, headers):
-    dpo = headers("dpo")
+def test_bad_input_is_400_and_nothing_recorded(client, world, role_headers):
+    dpo = role_headers("dpo")
     for payload in ({"kind": "forget", "email": EMAIL}, {"kind": "erase", "email": "not-an-email"},
                     {"kind": "erase"}, {"kind": "rectify", "email": EMAIL},
                     {"kind": "rectify", "email": EMAIL, "changes": {"email": "x@y.z"}},
@@ -95,9 +95,9 @@ def test_bad_input_is_400_and_nothing_recorded(client, world, headers):
     assert client.get("/api/v1/dsr", headers=dpo).json == []
 
 
-def test_unknown_subject_has_no_tasks(client, world, headers):
+def test_unknown_subject_has_no_tasks(client, world, role_headers):
     body = client.post("/api/v1/dsr", json={"kind": "access", "email": "nobody@nowhere.org"},
-                       headers=headers("dpo")).json
+                       headers=role_headers("dpo")).json
     assert body["match_count"] == 0 and body["routing"] == []
 
 
@@ -117,9 +117,9 @@ def test_lookup_skips_purged_tenants_and_never_decrypts(session, world, monkeypa
     assert matches.users == [(world["a"].id, world["user_a"].id)]
 
 
-def test_instruction_of_a_purged_tenant_is_not_executed(client, world, headers, tenant_headers, session):
+def test_instruction_of_a_purged_tenant_is_not_executed(client, world, role_headers, tenant_headers, session):
     a = tenant_headers(world["a"])
-    client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=headers("dpo"))
+    client.post("/api/v1/dsr", json={"kind": "erase", "email": EMAIL}, headers=role_headers("dpo"))
     instruction = client.get("/api/v1/instructions", headers=a).json[0]
     world["a"].status = "purging"
     session.commit()
@@ -138,10 +138,10 @@ def test_shredded_tenant_is_counted_not_searched(session, world):
     assert matches.unsearchable_tenants == 1 and [t for t, _ in matches.users] == [world["a"].id]
 
 
-def test_staff_cannot_download_a_tenants_export(client, world, headers, tenant_headers):
+def test_staff_cannot_download_a_tenants_export(client, world, role_headers, tenant_headers):
     a = tenant_headers(world["a"])
-    client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=headers("dpo"))
+    client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=role_headers("dpo"))
     instruction = client.get("/api/v1/instructions", headers=a).json[0]
     client.post(f"/api/v1/instructions/{instruction['id']}/approve", headers=a)
-    assert client.get(f"/api/v1/dsr-tasks/{instruction['id']}/export", headers=headers("admin")).status_code == 403
+    assert client.get(f"/api/v1/dsr-tasks/{instruction['id']}/export", headers=role_headers("admin")).status_code == 403
     assert client.get(f"/api/v1/instructions/{instruction['id']}/export", headers=a).status_code == 200

@@ -9,8 +9,8 @@ from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.rights import service
 
 
-def test_allowed_tenant_deletes_at_once(session, keyed_tenant, make_user):
-    tenant = keyed_tenant("open", self_service_deletion=True)
+def test_allowed_tenant_deletes_at_once(session, make_keyed_tenant, make_user):
+    tenant = make_keyed_tenant("open", self_service_deletion=True)
     user, other = make_user(tenant, events=5), make_user(tenant)
     user_id = user.id
     result = service.self_service_delete(user)
@@ -20,8 +20,8 @@ def test_allowed_tenant_deletes_at_once(session, keyed_tenant, make_user):
                              .where(UsageEvent.user_id == other.id)) == 3
 
 
-def test_other_tenants_queue_an_instruction(client, session, keyed_tenant, make_user, tenant_headers):
-    tenant = keyed_tenant("closed")  # self_service_deletion defaults to false
+def test_other_tenants_queue_an_instruction(client, session, make_keyed_tenant, make_user, tenant_headers):
+    tenant = make_keyed_tenant("closed")  # self_service_deletion defaults to false
     user = make_user(tenant)
     session.commit()
     tenant_id, user_id = tenant.id, user.id
@@ -37,8 +37,8 @@ def test_other_tenants_queue_an_instruction(client, session, keyed_tenant, make_
     assert db.session.get(RegisteredUser, (tenant_id, user_id)) is None
 
 
-def test_forwarded_request_for_another_tenants_user_is_404(client, session, keyed_tenant, make_user, tenant_headers):
-    mine, theirs = keyed_tenant("mine", self_service_deletion=True), keyed_tenant("theirs")
+def test_forwarded_request_for_another_tenants_user_is_404(client, session, make_keyed_tenant, make_user, tenant_headers):
+    mine, theirs = make_keyed_tenant("mine", self_service_deletion=True), make_keyed_tenant("theirs")
     victim = make_user(theirs)
     session.commit()
     assert client.post(f"/api/v1/users/{victim.id}/self-deletion", headers=tenant_headers(mine)).status_code == 404

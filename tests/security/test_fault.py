@@ -42,16 +42,10 @@ def request(base, token, method, path, body=None):
 
 @pytest.fixture
 def live(app, committed):
-    from privacy_saas.crypto.service import create_tenant_keys
-    from privacy_saas.processor.tenants.models import Tenant
     from privacy_saas.processor.users.tokens import create_token
-    from tests.helpers import serving
+    from tests.helpers import new_tenant, serving
 
-    tenant = Tenant(slug="faulty", name="Faulty Ltd", region="eu", contract_start=__import__("datetime").date(2025, 1, 1),
-                    end_action="delete", status="active")
-    committed.add(tenant)
-    committed.flush()
-    create_tenant_keys(tenant)
+    tenant = new_tenant("faulty")
     token = create_token(tenant, "fault", actor=("test", None))[1]
     tenant_id = tenant.id
     committed.commit()

@@ -7,8 +7,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
+from privacy_saas.auth import service as staff_service
+from privacy_saas.auth import tokens
 from privacy_saas.auth.principal import declared_capability
-from tests.helpers import bearer, serving
+from privacy_saas.processor.users.tokens import create_token
+from tests.helpers import bearer, new_tenant, serving
 
 #: Generated cases per operation (about 30 operations), bounded to keep `make test` short.
 MAX_EXAMPLES = 10
@@ -18,17 +21,7 @@ CASES = {"count": 0}
 
 @pytest.fixture
 def live(app, committed):
-    from privacy_saas.auth import service as staff_service
-    from privacy_saas.auth import tokens
-    from privacy_saas.crypto.service import create_tenant_keys
-    from privacy_saas.processor.tenants.models import Tenant
-    from privacy_saas.processor.users.tokens import create_token
-
-    tenant = Tenant(slug="fuzz", name="Fuzz Ltd", region="eu", contract_start=__import__("datetime").date(2025, 1, 1),
-                    end_action="delete", status="active")
-    committed.add(tenant)
-    committed.flush()
-    create_tenant_keys(tenant)
+    tenant = new_tenant("fuzz")
     staff = staff_service.create_staff("fuzz-admin@vendor.example", "admin", "correct horse battery")
     staff_token = tokens.issue(kind="staff", name="fuzz", staff_id=staff.id)[1]
     tenant_token = create_token(tenant, "fuzz", actor=("test", None))[1]
