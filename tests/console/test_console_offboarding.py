@@ -8,19 +8,10 @@ from tests.helpers import csrf_token
 from tests.lifecycle.conftest import seed
 
 
-def sign_in(client, make_staff, role):
-    staff, password = make_staff(role)
-    page = client.get("/console/login")
-    response = client.post("/console/login", data={"email": staff.email, "password": password,
-                                                   "csrf_token": csrf_token(page.get_data(as_text=True))})
-    assert response.status_code == 302
-    return staff
-
-
-def test_account_manager_ends_a_contract(client, session, make_staff):
+def test_account_manager_ends_a_contract(client, session, console_login):
     clock.travel_to(date(2026, 11, 23))
     seed("acme")
-    sign_in(client, make_staff, "account_manager")
+    console_login("account_manager")
     page = client.get("/console/tenants/acme").get_data(as_text=True)
     assert "End contract" in page and "Place legal hold" not in page
     response = client.post("/console/tenants/acme/end-contract", data={"csrf_token": csrf_token(page), "on": ""},
@@ -30,19 +21,19 @@ def test_account_manager_ends_a_contract(client, session, make_staff):
     assert "purge due on 2027-11-24" in text and "ended" in text
 
 
-def test_end_contract_needs_csrf_and_role(client, session, make_staff):
+def test_end_contract_needs_csrf_and_role(client, session, console_login):
     seed("acme")
-    sign_in(client, make_staff, "support")
+    console_login("support")
     page = client.get("/console/tenants/acme").get_data(as_text=True)
     assert "End contract" not in page
     assert client.post("/console/tenants/acme/end-contract",
                        data={"csrf_token": csrf_token(page)}).status_code == 403
 
 
-def test_dpo_places_and_releases_a_hold(client, session, make_staff):
+def test_dpo_places_and_releases_a_hold(client, session, console_login):
     clock.travel_to(date(2026, 11, 23))
     seed("acme", status="ended", contract_end=date(2025, 1, 31))
-    sign_in(client, make_staff, "dpo")
+    console_login("dpo")
     page = client.get("/console/tenants/acme").get_data(as_text=True)
     assert "Purge: due" in page
     no_csrf = client.post("/console/tenants/acme/legal-holds", data={"reason": "Case 12"})
@@ -64,11 +55,11 @@ def _tenant_id(slug):
     return get_by_slug(slug).id
 
 
-def test_purged_tenant_shows_certificate(client, session, make_staff):
+def test_purged_tenant_shows_certificate(client, session, console_login):
     clock.travel_to(date(2026, 11, 23))
     tenant = seed("gone", status="ended", contract_end=date(2025, 1, 31))
     assert purge.purge_tenant(tenant.id) == "purged"
-    sign_in(client, make_staff, "support")
+    console_login("support")
     page = client.get("/console/tenants/gone").get_data(as_text=True)
     assert "Download the deletion certificate" in page
     cert = client.get("/console/tenants/gone/certificate.json")

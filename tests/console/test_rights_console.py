@@ -1,10 +1,9 @@
 """Staff record a data-subject request from the console."""
-from tests.console.test_console_offboarding import sign_in
 from tests.helpers import csrf_token
 
 
-def test_support_records_a_request_and_sees_its_routing(client, session, make_staff):
-    sign_in(client, make_staff, "support")
+def test_support_records_a_request_and_sees_its_routing(client, session, console_login):
+    console_login("support")
     page = client.get("/console/rights/").get_data(as_text=True)
     response = client.post("/console/rights/new", data={
         "csrf_token": csrf_token(page), "kind": "access", "email": "nobody@example.com", "channel": "email"})

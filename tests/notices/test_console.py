@@ -10,7 +10,7 @@ from privacy_saas.processor.privacy_contacts import service as privacy_contacts
 from tests.console.test_console_login import sign_in as staff_sign_in
 from tests.helpers import RequestContextClient, csrf_token
 from tests.notices.conftest import CHANGE, TODAY
-from tests.processor.test_tenant_console import sign_in as tenant_sign_in
+from tests.console.test_tenant_views import sign_in as tenant_sign_in
 
 PASSWORD = "correct horse battery staple"
 EFFECTIVE = TODAY.date() + timedelta(days=45)

@@ -13,7 +13,7 @@ from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.records.inventory import inventory
 from tests.console.test_console_login import sign_in
 from tests.helpers import RequestContextClient, bearer
-from tests.processor.test_tenant_console import sign_in as tenant_sign_in
+from tests.console.test_tenant_views import sign_in as tenant_sign_in
 from tests.records.conftest import NOW
 
 

@@ -24,8 +24,8 @@ def _eager(app, monkeypatch):
 
 
 @pytest.fixture
-def make_user(session):
-    """Create a registered user with `events` usage events and `support` support requests."""
+def make_subject(session):
+    """Create a data subject: a registered user with `events` usage events and `support` support requests."""
 
     def make(tenant, email: str | None = None, events: int = 3, support: int = 1, **fields):
         email = email or f"u-{uuid.uuid4().hex[:8]}@example.org"
@@ -52,7 +52,7 @@ def tenant_headers(make_token):
 
 
 @pytest.fixture
-def world(session, make_keyed_tenant, make_user):
+def world(session, make_keyed_tenant, make_subject):
     """Grace is a vendor contact and a user of tenants A and B (plus bystanders everywhere)."""
     ensure_ready()
     contact = contacts.create({"email": EMAIL.lower(), "name": "Grace Hopper", "source": "event",
@@ -60,8 +60,8 @@ def world(session, make_keyed_tenant, make_user):
     other_contact = contacts.create({"email": "someone@else.org", "name": "Someone", "source": "event",
                                      "lawful_basis": "consent"})
     a, b, c = make_keyed_tenant("alpha"), make_keyed_tenant("beta"), make_keyed_tenant("gamma")
-    users = {"user_a": make_user(a, EMAIL.lower(), events=4, support=2),
-             "user_b": make_user(b, EMAIL.lower(), events=3),
-             "a_other": make_user(a, "bystander@alpha.example"), "c_other": make_user(c, "x@gamma.example")}
+    users = {"user_a": make_subject(a, EMAIL.lower(), events=4, support=2),
+             "user_b": make_subject(b, EMAIL.lower(), events=3),
+             "a_other": make_subject(a, "bystander@alpha.example"), "c_other": make_subject(c, "x@gamma.example")}
     session.commit()
     return {"contact": contact, "other_contact": other_contact, "a": a, "b": b, "c": c, **users}

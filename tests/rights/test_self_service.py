@@ -9,9 +9,9 @@ from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.rights import service
 
 
-def test_allowed_tenant_deletes_at_once(session, make_keyed_tenant, make_user):
+def test_allowed_tenant_deletes_at_once(session, make_keyed_tenant, make_subject):
     tenant = make_keyed_tenant("open", self_service_deletion=True)
-    user, other = make_user(tenant, events=5), make_user(tenant)
+    user, other = make_subject(tenant, events=5), make_subject(tenant)
     user_id = user.id
     result = service.self_service_delete(user)
     assert result == {"deleted": True, "usage_events": 5, "support_requests": 1, "registered_users": 1}
@@ -20,9 +20,9 @@ def test_allowed_tenant_deletes_at_once(session, make_keyed_tenant, make_user):
                              .where(UsageEvent.user_id == other.id)) == 3
 
 
-def test_other_tenants_queue_an_instruction(client, session, make_keyed_tenant, make_user, tenant_headers):
+def test_other_tenants_queue_an_instruction(client, session, make_keyed_tenant, make_subject, tenant_headers):
     tenant = make_keyed_tenant("closed")  # self_service_deletion defaults to false
-    user = make_user(tenant)
+    user = make_subject(tenant)
     session.commit()
     tenant_id, user_id = tenant.id, user.id
     headers = tenant_headers(tenant)
@@ -37,9 +37,9 @@ def test_other_tenants_queue_an_instruction(client, session, make_keyed_tenant, 
     assert db.session.get(RegisteredUser, (tenant_id, user_id)) is None
 
 
-def test_forwarded_request_for_another_tenants_user_is_404(client, session, make_keyed_tenant, make_user, tenant_headers):
+def test_forwarded_request_for_another_tenants_user_is_404(client, session, make_keyed_tenant, make_subject, tenant_headers):
     mine, theirs = make_keyed_tenant("mine", self_service_deletion=True), make_keyed_tenant("theirs")
-    victim = make_user(theirs)
+    victim = make_subject(theirs)
     session.commit()
     assert client.post(f"/api/v1/users/{victim.id}/self-deletion", headers=tenant_headers(mine)).status_code == 404
     assert db.session.get(RegisteredUser, (theirs.id, victim.id)) is not None

@@ -196,25 +196,6 @@ def test_openapi_lists_user_endpoints(client):
     assert {"/api/v1/users", "/api/v1/users/{user_id}", "/api/v1/users/import"} <= set(paths)
 
 
-def test_cli_import_with_progress_and_line_errors(runner, tmp_path, org):
-    path = tmp_path / "users.csv"
-    path.write_text("email,name,role\nnew@example.com,New,member\nnot-an-email,X,member\n")
-    result = runner.invoke(args=["users", "import", "acme", str(path), "--no-invite"])
-    assert result.exit_code == 2, result.output
-    assert "created 1, unchanged 0, rejected 1" in result.output
-    assert "line 3: rejected (email: not a valid e-mail address)" in result.output
-    assert service.find_by_email(org, "new@example.com") is not None
-
-
-def test_cli_tenant_token(runner, client, org):
-    result = runner.invoke(args=["tenants", "token", "acme", "--name", "okta"])
-    assert result.exit_code == 0, result.output
-    token = result.output.strip()
-    assert token.startswith("pst_")
-    assert client.get(URL, headers=bearer(token)).status_code == 200
-    assert runner.invoke(args=["tenants", "token", "nope"]).exit_code == 1
-
-
 def test_a_token_is_loaded_with_its_tenant(session, org, org_token):
     from privacy_saas.auth import tokens
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.rights import service as rights
-from tests.processor.test_tenant_console import T, admin_client, csrf_of, post  # noqa: F401
+from tests.console.test_tenant_views import T, post
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 import sqlalchemy as sa
 
 from privacy_saas.processor.users.models import RegisteredUser
-from tests.helpers import PASSWORD
-from tests.processor.test_tenant_console import T, csrf_of, sign_in
+from tests.console.test_tenant_views import T, sign_in
+from tests.helpers import PASSWORD, form_token
 
 
 def test_member_deletes_own_account_by_session(client, session, org, org_admin, make_user):
@@ -11,7 +11,7 @@ def test_member_deletes_own_account_by_session(client, session, org, org_admin, 
     session.commit()
     member_id = make_user(org, "member@acme.example", password=PASSWORD).id
     assert sign_in(client, email="member@acme.example").status_code == 302
-    token = csrf_of(client, f"{T}/")
+    token = form_token(client, f"{T}/")
     assert client.post("/api/v1/me/deletion").status_code == 400  # the session cookie needs its CSRF token
     response = client.post("/api/v1/me/deletion", headers={"X-CSRFToken": token})
     assert response.status_code == 201, response.json
@@ -23,7 +23,7 @@ def test_member_deletes_own_account_by_session(client, session, org, org_admin, 
 def test_member_request_is_queued_where_not_allowed(client, session, org, org_admin, make_user):
     member = make_user(org, "member@acme.example", password=PASSWORD)
     assert sign_in(client, email="member@acme.example").status_code == 302
-    token = csrf_of(client, f"{T}/")
+    token = form_token(client, f"{T}/")
     response = client.post("/api/v1/me/deletion", headers={"X-CSRFToken": token})
     assert response.status_code == 201, response.json
     session.expire_all()

@@ -1,4 +1,4 @@
-"""Registered users service: scoping, uniqueness, last admin, tenant status, audit."""
+"""Registered users service: scoping, uniqueness, last admin, tenant status, audit, removal."""
 import threading
 import uuid
 
@@ -7,13 +7,12 @@ import pytest
 import sqlalchemy as sa
 
 from privacy_saas.audit.models import AuditEntry
-from privacy_saas.auth import lockout
 from privacy_saas.errors import AppError, Conflict, Forbidden, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.users import importer, invitations, service, signin
+from privacy_saas.processor.users import invitations, service
 from privacy_saas.processor.users.models import RegisteredUser
-from tests.helpers import PASSWORD, new_tenant
+from tests.helpers import new_tenant
 
 
 def actions(session, tenant):
@@ -148,51 +147,6 @@ def test_ended_tenant_refuses_writes_but_reads(session, org, make_user):
             attempt()
         assert exc.value.code == "tenant_ended" and exc.value.status == 403
     assert service.get(org, user.id) is user
-
-
-def test_sign_in_rules(session, org, make_user):
-    admin = make_user(org, "admin@example.com", role="admin", password=PASSWORD)
-    member = make_user(org, "member@example.com", password=PASSWORD)
-    assert signin.authenticate(org, "ADMIN@example.com", PASSWORD) is admin
-    assert signin.authenticate(org, "admin@example.com", "wrong password!") is None
-    assert signin.authenticate(org, "nobody@example.com", PASSWORD) is None
-    scim = make_user(org, "scim@example.com", external_id="x1")
-    assert signin.authenticate(org, "scim@example.com", "") is None  # IdP users have no password here
-    service.disable(org, member)
-    assert signin.authenticate(org, "member@example.com", PASSWORD) is None
-    service.enable(org, member)
-    org.end_contract()
-    assert signin.authenticate(org, "member@example.com", PASSWORD) is None
-    assert signin.authenticate(org, "admin@example.com", PASSWORD) is admin
-    assert scim.password_hash is None
-
-
-def test_sign_in_lockout(org, make_user):
-    make_user(org, "ada@example.com", password=PASSWORD)
-    for _ in range(lockout.MAX_FAILED_LOGINS):
-        assert signin.authenticate(org, "ada@example.com", "wrong password!") is None
-    assert signin.authenticate(org, "ada@example.com", PASSWORD) is None
-
-
-def test_import_reports_lines_and_writes_no_bad_row(session, org, make_user):
-    make_user(org, "exists@example.com")
-    text = ("email,name,role\n"
-            "new1@example.com,New One,member\n"
-            "not-an-email,Bad,member\n"
-            "exists@example.com,Exists,admin\n"
-            "new2@example.com,New Two,owner\n"
-            "new3@example.com," + "x" * 201 + ",admin\n"
-            "new4@example.com,,ADMIN\n"
-            "new1@example.com,Dup,member\n")
-    result = importer.import_csv(org, text, invite=False, actor=("test", None))
-    assert (result.created, result.unchanged, result.rejected) == (2, 2, 3)
-    assert [(e["line"], sorted(e["errors"])) for e in result.errors] == [
-        (3, ["email"]), (5, ["role"]), (6, ["display_name"])]
-    assert service.find_by_email(org, "new4@example.com").role == "admin"
-    assert service.find_by_email(org, "new2@example.com") is None
-    assert service.find_by_email(org, "exists@example.com").role == "member"
-    session.commit()  # entries join their chain when the transaction commits
-    assert "user.import" in actions(session, org)
 
 
 def test_concurrent_creates_of_one_email_give_one_user(app, committed):

@@ -9,7 +9,7 @@ from privacy_saas import clock
 from privacy_saas.processor.tenants.files import load_dir
 from privacy_saas.processor.tenants.models import Tenant
 
-SHIPPED = Path(__file__).resolve().parents[2] / "tenants"
+SHIPPED = Path(__file__).resolve().parents[3] / "tenants"
 TODAY = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
 ACME = """\

@@ -9,38 +9,24 @@ from pathlib import Path
 import pytest
 
 from privacy_saas import clock
+from privacy_saas.extensions import db
 from privacy_saas.processor.users import invitations, service
-from tests.helpers import bearer
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, bearer, form_token
 
 T = "/console/t"
 
 
-def csrf_of(client, url):
-    page = client.get(url)
-    assert page.status_code == 200, page.status_code
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
-
-
 def sign_in(client, org="acme", email="admin@acme.example", password=PASSWORD):
-    token = csrf_of(client, f"{T}/login")
+    token = form_token(client, f"{T}/login")
     return client.post(f"{T}/login", data={"csrf_token": token, "organisation": org, "email": email,
                                            "password": password})
 
 
 def post(client, url, data=None, page=f"{T}/users"):
-    from privacy_saas.extensions import db
-
-    response = client.post(url, data={"csrf_token": csrf_of(client, page), **(data or {})})
+    """Post a console form with the CSRF token of `page`; re-read what the request changed."""
+    response = client.post(url, data={"csrf_token": form_token(client, page), **(data or {})})
     db.session.expire_all()  # the request ran in its own session: re-read what it changed
     return response
-
-
-@pytest.fixture
-def admin_client(client, session, org_admin):
-    response = sign_in(client)
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"{T}/")
-    return client
 
 
 def test_sign_in_uses_a_user_session_separate_from_staff(client, session, org, org_admin):
@@ -153,7 +139,7 @@ def test_a_page_acts_for_the_signed_in_admin_whatever_bearer_token_comes_with_it
     html = admin_client.get(f"{T}/users", headers=theirs).get_data(as_text=True)
     assert "ours@example.com" in html and "theirs@example.com" not in html
     response = admin_client.post(f"{T}/users/new", headers=theirs, data={
-        "csrf_token": csrf_of(admin_client, f"{T}/users/new"), "email": "new@example.com", "role": "member"})
+        "csrf_token": form_token(admin_client, f"{T}/users/new"), "email": "new@example.com", "role": "member"})
     assert response.status_code == 201
     db.session.expire_all()
     assert service.find_by_email(org, "new@example.com") is not None
@@ -201,7 +187,7 @@ def test_invitation_is_one_time(client, session, org, make_user):
     secret = invite(org, user)
     session.commit()
     url = f"{T}/set-password/{secret}"
-    token = csrf_of(client, url)
+    token = form_token(client, url)
     response = client.post(url, data={"csrf_token": token, "password": "a new long password", "confirm": "a new long password"})
     assert response.status_code == 302
     assert sign_in(client, email="ada@example.com", password="a new long password").status_code == 302
@@ -238,6 +224,6 @@ def test_short_password_is_refused(client, session, org, make_user):
     secret = invite(org, user)
     session.commit()
     url = f"{T}/set-password/{secret}"
-    response = client.post(url, data={"csrf_token": csrf_of(client, url), "password": "short", "confirm": "short"})
+    response = client.post(url, data={"csrf_token": form_token(client, url), "password": "short", "confirm": "short"})
     assert response.status_code == 400
     assert client.get(url).status_code == 200  # still usable

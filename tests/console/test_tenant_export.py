@@ -7,7 +7,7 @@ import pytest
 
 from privacy_saas import clock
 from privacy_saas.subprocessors.models import Subprocessor
-from tests.processor.test_tenant_console import T, admin_client, post, sign_in  # noqa: F401
+from tests.console.test_tenant_views import T, post
 
 
 @pytest.fixture(autouse=True)
