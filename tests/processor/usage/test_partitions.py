@@ -12,7 +12,7 @@ from privacy_saas.extensions import db
 from privacy_saas.lifecycle import purge
 from privacy_saas.lifecycle.models import DeletionCertificate, PurgeRun
 from privacy_saas.processor.usage import partitions
-from tests.lifecycle.conftest import rows_of
+from tests.lifecycle.conftest import rows_of, seed
 
 pytestmark = pytest.mark.postgres
 
@@ -31,6 +31,11 @@ def rows_in_partition(tenant_id) -> int:
 
 def drop(tenant_id):
     return db.session.scalar(sa.text("SELECT usage_events_drop_partition(:t)"), {"t": tenant_id})
+
+
+@pytest.fixture
+def seeded(session):
+    return seed
 
 
 @pytest.fixture
