@@ -15,8 +15,8 @@ from privacy_saas.extensions import db
 from privacy_saas.processor.privacy_contacts.models import MAX_CONTACTS, PrivacyContact
 from privacy_saas.processor.tenants.gates import ensure_readable
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.users.validation import check_email
 from privacy_saas.processor.users.models import RegisteredUser
+from privacy_saas.processor.users.validation import check_email
 
 
 def _index(tenant: Tenant, email: str) -> bytes:
