@@ -1,17 +1,15 @@
 """A tenant admin objects to a sub-processor change in a real browser (headless Debian Chromium)."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from privacy_saas import clock
-from privacy_saas.crypto.service import create_tenant_keys
 from privacy_saas.notices import changes
 from privacy_saas.notices.models import Notice, NoticeTask
-from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import service as users
 from tests.console.test_browser import page  # noqa: F401  (the Chromium fixture)
-from tests.helpers import serving
+from tests.helpers import new_tenant, serving
 
 pytestmark = pytest.mark.browser
 
@@ -24,10 +22,7 @@ def live_server(app, committed, monkeypatch):
     """A tenant with an admin and a published change, committed, served on a loopback port."""
     monkeypatch.setitem(app.config, "JOBS_EAGER", True)
     monkeypatch.setitem(app.config, "REDIS_URL", None)
-    tenant = Tenant(slug="acme", name="Acme Ltd", region="eu", contract_start=date(2025, 1, 1), end_action="delete")
-    committed.add(tenant)
-    committed.flush()
-    create_tenant_keys(tenant)
+    tenant = new_tenant("acme", name="Acme Ltd")
     users.create(tenant, email="ada@acme.example", display_name="Ada Admin", role="admin", password=PASSWORD,
                  actor=("test", None))
     changes.propose({"action": "add", "name": "MailCo", "purpose": "transactional e-mail", "country": "US",

@@ -1,17 +1,16 @@
 """Two staff members publishing one change, or notifying one breach, at the same moment: tenants are told once."""
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from privacy_saas import clock
-from privacy_saas.crypto.service import create_tenant_keys
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.notices import breaches, changes
 from privacy_saas.notices.models import Notice
-from privacy_saas.processor.tenants.models import Tenant
+from tests.helpers import new_tenant
 
 pytestmark = pytest.mark.postgres
 
@@ -48,11 +47,7 @@ def tenants(app, committed, monkeypatch):
     monkeypatch.setitem(app.config, "JOBS_EAGER", True)
     made = []
     for slug in ("one", "two", "three"):
-        tenant = Tenant(slug=slug, name=slug, region="eu", contract_start=date(2025, 1, 1), end_action="delete")
-        committed.add(tenant)
-        committed.flush()
-        create_tenant_keys(tenant)
-        made.append(tenant)
+        made.append(new_tenant(slug, name=slug))
     committed.commit()
     return made
 
