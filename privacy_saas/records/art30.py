@@ -19,7 +19,9 @@ from privacy_saas.datamap.vocabulary import CATEGORIES, LAWFUL_BASES, PURPOSES, 
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.lifecycle.models import DeletionCertificate
+from privacy_saas.processor.privacy_contacts import service as contacts
 from privacy_saas.processor.tenants import service as tenants
+from privacy_saas.processor.tenants.gates import HOLDING
 from privacy_saas.processor.tenants.models import REGIONS, Tenant
 from privacy_saas.records import transfers
 from privacy_saas.records.measures import measures
@@ -36,12 +38,16 @@ class RecordConfigError(AppError):
 
 
 def privacy_contacts(tenant: Tenant) -> list[str]:
-    """Return the tenant's privacy/DPO contacts recorded in its tenant file, if any.
+    """Return the tenant's privacy/DPO contacts (its tenant file's and those its admins added).
 
-    Issue 18 adds `privacy_contacts` to tenants (sealed under the tenant's key); until a tenant has
-    them the record says none is recorded rather than inventing one.
+    The record is read by the vendor's DPO and admins, who must be able to reach each controller's
+    contacts (Art. 30(2)(a)): the addresses are decrypted under the tenant's key. A tenant being purged
+    is still listed as a controller; its contacts are being erased, so none is shown. Sorted, so the
+    record reads the same each time.
     """
-    return list(getattr(tenant, "privacy_contacts", None) or [])
+    if tenant.status not in HOLDING:
+        return []
+    return sorted(contact.email for contact in contacts.list_for(tenant))
 
 
 def _column(entry: ColumnEntry) -> dict:

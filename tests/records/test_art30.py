@@ -46,13 +46,21 @@ def test_processor_record_lists_every_processor_column_under_its_category_and_re
 
 def test_processor_record_per_controller_with_terms_subprocessors_and_transfers(estate, session):
     from privacy_saas.lifecycle import service as lifecycle
+    from privacy_saas.processor.privacy_contacts import service as contacts
 
+    contacts.add(estate.acme, "dpo@acme.example")
+    contacts.sync_file(estate.acme, ["privacy@acme.example"])
     lifecycle.end_contract(estate.acme, estate.acme.contract_start.replace(year=2026, month=5, day=31))
     record = art30.record("processor")
     controllers = {c["slug"]: c for c in record["controllers"]}
     assert set(controllers) == {"acme", "globex"}
     acme, globex = controllers["acme"], controllers["globex"]
-    assert (acme["name"], acme["region"], acme["status"], acme["privacy_contacts"]) == ("Acme Ltd", "eu", "ended", [])
+    assert (acme["name"], acme["region"], acme["status"], acme["privacy_contacts"]) == (
+        "Acme Ltd", "eu", "ended", ["dpo@acme.example", "privacy@acme.example"])
+    assert globex["privacy_contacts"] == []
+    markdown = formats.render(record, "md")
+    assert "- Privacy contacts: dpo@acme.example, privacy@acme.example" in markdown
+    assert "- Privacy contacts: none recorded" in markdown
     assert acme["terms"] == {"retain_after_end": "P12M", "usage_retention": "P24M", "end_action": "delete",
                              "self_service_deletion": False, "purge_due_on": "2027-06-01"}
     assert globex["terms"]["usage_retention"] == "P6M" and globex["terms"]["purge_due_on"] is None
