@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from privacy_saas import clock
 from privacy_saas.audit.schemas import AuditEntrySchema
@@ -65,6 +65,16 @@ class SubprocessorChangeInSchema(Schema):
     effective_on = fields.Date(required=True, metadata={
         "description": "First day in force; no earlier than today plus the longest notice owed to an affected tenant."})
     draft = fields.Boolean(load_default=False, metadata={"description": "Record without publishing."})
+
+    @pre_load
+    def entry_id_as_id(self, data, **kwargs):
+        """Take the register entry's `id` (its name in GET /api/v1/subprocessors) for `subprocessor_id`."""
+        if isinstance(data, dict) and "id" in data:
+            data = dict(data)
+            entry = data.pop("id")
+            if data.setdefault("subprocessor_id", entry) != entry:
+                raise ValidationError("give the register entry once: `subprocessor_id` or `id`", "id")
+        return data
 
 
 class SubprocessorChangeQuerySchema(Schema):

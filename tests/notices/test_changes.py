@@ -236,6 +236,19 @@ def test_one_pending_change_per_register_entry(client, session, dpo):
     assert second.status_code == 409 and second.json["code"] == "change_pending"
 
 
+def test_the_register_entry_may_be_named_by_its_id(client, session, dpo):
+    entry = register.add({"name": "OldMail", "purpose": "e-mail", "location": "Germany", "safeguards": "EEA"})
+    other = register.add({"name": "OtherMail", "purpose": "e-mail", "location": "Germany", "safeguards": "EEA"})
+    session.commit()
+    effective = (T0 + timedelta(days=1)).isoformat()
+    both = propose(client, dpo, action="remove", id=str(entry.id), subprocessor_id=str(other.id),
+                   effective_on=effective)
+    assert both.status_code == 400 and "id" in both.json["errors"]
+    removal = propose(client, dpo, action="remove", id=str(entry.id), effective_on=effective)
+    assert removal.status_code == 201, removal.json
+    assert (removal.json["subprocessor_id"], removal.json["name"]) == (str(entry.id), "OldMail")
+
+
 @pytest.mark.parametrize("role,status", [("support", 403), ("account_manager", 403), ("admin", 201)])
 def test_only_dpo_and_admin_propose(client, staff_headers, role, status):
     assert propose(client, staff_headers(role), effective_on=(T0 + timedelta(days=1)).isoformat()).status_code == status
