@@ -9,7 +9,7 @@ from flask import Flask, g, render_template, request
 
 # First: modules imported below read the package's version.
 from privacy_saas.version import __version__  # noqa: F401
-from privacy_saas import extensions
+from privacy_saas import extensions, inputs
 from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
 from privacy_saas.apiutil import wants_json
 from privacy_saas.auth.cli import staff_cli
@@ -43,6 +43,7 @@ from privacy_saas.notices.cli import breaches_cli, subprocessors_cli
 from privacy_saas.oversight.api import blp as audit_blp
 from privacy_saas.oversight.cli import audit_cli
 from privacy_saas.processor.privacy_contacts.api import blp as privacy_contacts_blp
+from privacy_saas.processor.scim.views import answer_refused as scim_answer_refused
 from privacy_saas.processor.scim.views import bp as scim_bp
 from privacy_saas.processor.tenants.api import blp as tenants_blp
 from privacy_saas.processor.tenants.cli import tenants_cli
@@ -82,6 +83,8 @@ def create_app(config: dict | None = None) -> Flask:
     _register_errors(app)
     _register_headers(app)
     _register_transaction_boundary(app)
+    # After the capability check, so a wrong caller gets its 401/403 before a 400 on its input.
+    inputs.init_app(app, answers={scim_bp.name: scim_answer_refused})
 
     _register_commands(app)
     _start_embedded_scheduler(app)

@@ -6,7 +6,8 @@ import logging
 import marshmallow as ma
 from flask import render_template, request
 from flask_smorest import Api, Blueprint
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from privacy_saas.errors import default_code, problem
@@ -19,11 +20,19 @@ class Parser(FlaskParser):
 
     DEFAULT_VALIDATION_STATUS = 400
 
+    def _raw_load_json(self, req):
+        # webargs parses with the json module; this goes through the request's bounded parser instead.
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return core.missing
+        return req.get_json(force=True)
+
 
 class ApiBlueprint(Blueprint):
     """A flask-smorest blueprint using our parser."""
 
     ARGUMENTS_PARSER = Parser()
+    #: page and page_size errors are 400s too (flask-smorest's own parser answers 422).
+    PAGINATION_ARGUMENTS_PARSER = Parser()
 
 
 def wants_json() -> bool:

@@ -1,7 +1,12 @@
 """Audit API schemas: query filters in, entries out."""
+from datetime import datetime, timedelta, timezone
+
 from marshmallow import Schema, fields, validate
 
 OUTCOMES = ("ok", "denied", "failed")
+#: Moments the database can compare with: converting one outside this range to UTC overflows.
+MOMENTS = validate.Range(min=datetime.min.replace(tzinfo=timezone.utc) + timedelta(days=1),
+                         max=datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=1))
 
 
 class AuditQuerySchema(Schema):
@@ -10,8 +15,10 @@ class AuditQuerySchema(Schema):
     tenant = fields.String(validate=validate.Length(min=1, max=63),
                            metadata={"description": "Tenant slug (staff only; a tenant always sees its own)."})
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
-    since = fields.AwareDateTime(metadata={"description": "Inclusive, ISO 8601 with offset."})
-    until = fields.AwareDateTime(metadata={"description": "Exclusive, ISO 8601 with offset."})
+    since = fields.AwareDateTime(default_timezone=timezone.utc, validate=MOMENTS,
+                                 metadata={"description": "Inclusive, ISO 8601 (UTC without an offset)."})
+    until = fields.AwareDateTime(default_timezone=timezone.utc, validate=MOMENTS,
+                                 metadata={"description": "Exclusive, ISO 8601 (UTC without an offset)."})
 
 
 class HexBytes(fields.Field):

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
 
 from privacy_saas import rls
 from privacy_saas.audit import service as audit_service
+from privacy_saas.audit.schemas import AuditQuerySchema
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES, load_principal
@@ -148,16 +149,13 @@ def tenant_certificate(slug: str):
 def audit_log():
     """Browse the audit log (filters as the API: action, tenant slug, outcome, since, until)."""
     args = {key: (request.args.get(key) or "").strip() for key in ("action", "tenant", "outcome", "since", "until")}
-    filters = {"action": args["action"] or None, "outcome": args["outcome"] or None}
-    for key in ("since", "until"):
-        if args[key]:
-            try:
-                moment = datetime.fromisoformat(args[key])
-            except ValueError:
-                abort(400)
-            filters[key] = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    if args["tenant"]:
-        filters["tenant_id"] = tenant_service.get_by_slug(args["tenant"]).id
+    try:
+        query = AuditQuerySchema().load({key: value for key, value in args.items() if value})
+    except ValidationError:
+        abort(400)
+    filters = {key: query.get(key) for key in ("action", "outcome", "since", "until")}
+    if query.get("tenant"):
+        filters["tenant_id"] = tenant_service.get_by_slug(query["tenant"]).id
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
     entries, total = audit_service.list_entries(page_number=page_number, page_size=50, **filters)
     return render_template("console/audit.html", entries=entries, total=total, page=page_number,

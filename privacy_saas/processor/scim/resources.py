@@ -5,6 +5,7 @@ import logging
 import uuid
 from datetime import datetime
 
+from privacy_saas import inputs
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.processor.scim import discovery as d
 from privacy_saas.processor.scim.errors import invalid_value
@@ -165,9 +166,5 @@ def list_response(resources: list, total: int, start: int) -> dict:
 
 def paging(start_index, count) -> tuple[int, int]:
     """Return (startIndex >= 1, count in 0..MAX_RESULTS) from raw query or body values."""
-    try:
-        start = int(start_index) if start_index not in (None, "") else 1
-        size = int(count) if count not in (None, "") else DEFAULT_COUNT
-    except (TypeError, ValueError):
-        raise invalid_value("startIndex and count must be integers") from None
+    start, size = inputs.integer("startIndex", start_index, 1), inputs.integer("count", count, DEFAULT_COUNT)
     return max(start, 1), min(max(size, 0), d.MAX_RESULTS)

@@ -58,6 +58,11 @@ def _http_error(error: HTTPException):
     return _scim_error(ScimError(error.code or 500, error.description or error.name))
 
 
+def answer_refused(error) -> Response:
+    """Answer input the request pipeline refused (privacy_saas.inputs.InputRefused) as a SCIM error."""
+    return _scim_error(ScimError(400, f"{error.field}: {error.reason}", error.scim_type))
+
+
 @bp.before_request
 def _limit_body():
     request.max_content_length = current_app.config.get("SCIM_BODY_LIMIT", DEFAULT_BODY_LIMIT)
@@ -78,13 +83,9 @@ def _tenant() -> Tenant:
 
 
 def _body() -> dict:
-    data = request.get_data(cache=True)
-    if not data:
+    if not request.get_data(cache=True):
         raise invalid_syntax("a JSON body is required")
-    try:
-        body = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise invalid_syntax("the body is not valid JSON") from None
+    body = request.get_json(force=True)  # bounded and checked by privacy_saas.inputs
     if not isinstance(body, dict):
         raise invalid_syntax("the body must be a JSON object")
     return body
