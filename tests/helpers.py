@@ -10,6 +10,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import date
 
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
@@ -26,6 +27,19 @@ _CSRF_RE = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 def bearer(token: str) -> dict:
     """Return the Authorization header for `token`."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def swap_indexes(session, model, first, second, **keys) -> None:
+    """Swap the email_bidx of two rows and commit, as a direct database write would."""
+    def where(row):
+        return [model.id == row.id] + [getattr(model, k) == v for k, v in keys.items()]
+
+    a, b = first.email_bidx, second.email_bidx
+    session.execute(sa.update(model).where(*where(first)).values(email_bidx=b"\x00" * 16))
+    session.execute(sa.update(model).where(*where(second)).values(email_bidx=a))
+    session.execute(sa.update(model).where(*where(first)).values(email_bidx=b))
+    session.commit()
+    session.expire_all()
 
 
 def csrf_token(html: str) -> str:

@@ -65,13 +65,29 @@ def get(contact_id) -> Contact:
     return contact
 
 
+def index_matches(contact: Contact) -> bool:
+    """Return whether the contact's stored e-mail index is that of its decrypted e-mail.
+
+    A contact found by index is only returned when it holds the address searched for: an index value
+    copied or swapped between rows in the database would otherwise hand out another person's record.
+    """
+    try:
+        if email_index(contact.email) == contact.email_bidx:
+            return True
+    except CryptoError:
+        return False
+    log.error("contact %s: its e-mail index is not its e-mail's (changed in the database?)", contact.id)
+    return False
+
+
 def find_by_email(email: str) -> Contact | None:
-    """Return the contact with this e-mail address, if any (by blind index, nothing decrypted)."""
+    """Return the contact with this e-mail address, if any (by blind index, confirmed on the decrypted value)."""
     try:
         bidx = email_index(email)
     except CryptoError:
         return None
-    return db.session.scalar(sa.select(Contact).where(Contact.email_bidx == bidx))
+    contact = db.session.scalar(sa.select(Contact).where(Contact.email_bidx == bidx))
+    return contact if contact is None or index_matches(contact) else None
 
 
 def list_contacts(*, page: int = 1, page_size: int = 50, source: str | None = None,
@@ -98,6 +114,8 @@ def list_contacts(*, page: int = 1, page_size: int = 50, source: str | None = No
         query.options(selectinload(Contact.consents))
         .order_by(Contact.created_at.desc(), Contact.id.desc())
         .limit(page_size).offset((page - 1) * page_size)).all()
+    if email and not all(index_matches(contact) for contact in rows):
+        return [], 0  # the index is unique: the only row found is not the address
     return list(rows), total
 
 

@@ -13,6 +13,7 @@ search); the virtual admins group, which has no row, is matched in memory by the
 from __future__ import annotations
 
 import operator
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -32,6 +33,8 @@ from privacy_saas.processor.users.models import RegisteredUser, UserGroup, UserG
 #: Longest filter accepted: IdPs send short ones, and the parser is recursive.
 MAX_FILTER_LENGTH = 1000
 _LITERALS = {"true": True, "false": False, "null": None}
+#: A PATCH path with a value filter: `attribute[filter]` and an optional `.subAttribute`.
+_VALUE_PATH = re.compile(r"([^\[\]\s]+)\[(.+)\](\.[A-Za-z][\w$-]*)?")
 
 
 class InvalidFilter(ValueError):
@@ -60,6 +63,22 @@ def parse_filter(text: str):
     if tree is None:
         raise InvalidFilter("the filter is empty")
     return _walk(tree, None)
+
+
+def is_simple_value_path(path: str) -> bool:
+    """Return whether a PATCH path's filter is one `subAttribute eq value` comparison.
+
+    That is the form identity providers send (`emails[type eq "work"].value`); anything else
+    (`or`, `not`, `pr`, other operators, nested paths) is a filter this server does not evaluate.
+    """
+    match = _VALUE_PATH.fullmatch(path.strip())
+    if match is None:
+        return False
+    try:
+        tree = parse_filter(match.group(2))
+    except InvalidFilter:
+        return False
+    return tree[0] == "eq" and "." not in tree[1] and isinstance(tree[2], (str, bool))
 
 
 def _path(path: scim_ast.AttrPath, ns) -> str:

@@ -14,6 +14,7 @@ from privacy_saas.processor.scim.filters import (
     admins_match,
     as_uuid,
     groups_where,
+    is_simple_value_path,
     normalise_attr,
     parse_filter,
     users_where,
@@ -39,9 +40,11 @@ def get_group(tenant: Tenant, group_id: str):
 def search_users(tenant: Tenant, filter_text: str | None, start: int, count: int) -> tuple[list, int]:
     """Return a page of users matching the SCIM filter, and the total."""
     stmt = users.query(tenant)
-    if filter_text:
-        stmt = stmt.where(users_where(tenant, parse_filter(filter_text)))
-    return users.page(stmt, start - 1, count)
+    if not filter_text:
+        return users.page(stmt, start - 1, count)
+    items, total = users.page(stmt.where(users_where(tenant, parse_filter(filter_text))), start - 1, count)
+    found = [user for user in items if users.index_matches(user)]
+    return found, total - (len(items) - len(found))
 
 
 def search_groups(tenant: Tenant, filter_text: str | None, start: int, count: int) -> tuple[list, int]:
@@ -106,6 +109,9 @@ def _state_from_body(body: dict, *, current: dict | None = None) -> dict:
 def _set_user_attr(state: dict, key: str, value, op: str) -> None:
     path = normalise_attr(key, d.USER)
     if "[" in path:
+        if not is_simple_value_path(key):
+            raise ScimError(400, f"unsupported path {key!r}: the filter must be one 'attribute eq value'",
+                            "invalidPath")
         return  # emails[type eq "work"].value and the like: derived or not stored here
     if path == "username":
         if op == "remove":

@@ -42,6 +42,22 @@ def email_index(tenant: Tenant, email: str) -> bytes:
     return keyring().email_index(tenant_scope(tenant.id), email)
 
 
+def index_matches(user: RegisteredUser) -> bool:
+    """Return whether the user's stored e-mail index is that of its decrypted e-mail.
+
+    A row found by index is only returned when it holds the address searched for: an index value
+    copied or swapped between rows in the database would otherwise hand out another person's account.
+    """
+    try:
+        if keyring().email_index(tenant_scope(user.tenant_id), user.email) == user.email_bidx:
+            return True
+    except CryptoError:
+        return False
+    log.error("user %s of tenant %s: its e-mail index is not its e-mail's (changed in the database?)",
+              user.id, user.tenant_id)
+    return False
+
+
 def get(tenant: Tenant, user_id) -> RegisteredUser:
     """Return the tenant's user `user_id`; another tenant's (or no) user is NotFound."""
     ensure_readable(tenant)
@@ -56,8 +72,9 @@ def find_by_email(tenant: Tenant, email: str) -> RegisteredUser | None:
     ensure_readable(tenant)
     if not email or len(email) > MAX_EMAIL:
         return None
-    return db.session.scalar(sa.select(RegisteredUser).where(
+    user = db.session.scalar(sa.select(RegisteredUser).where(
         RegisteredUser.tenant_id == tenant.id, RegisteredUser.email_bidx == email_index(tenant, email)))
+    return user if user is None or index_matches(user) else None
 
 
 def find_by_external_id(tenant: Tenant, external_id: str) -> RegisteredUser | None:
@@ -95,8 +112,10 @@ def page(stmt: sa.Select, offset: int, limit: int) -> tuple[list, int]:
 def list_for(tenant: Tenant, *, status=None, role=None, email=None, page_number: int = 1,
              page_size: int = 50) -> tuple[list[RegisteredUser], int]:
     """Return a page of the tenant's users (filtered by status, role, exact e-mail) and the total."""
-    return page(query(tenant, status=status, role=role, email=email),
-                (page_number - 1) * page_size, page_size)
+    items, total = page(query(tenant, status=status, role=role, email=email), (page_number - 1) * page_size, page_size)
+    if email is not None and not all(index_matches(user) for user in items):
+        return [], 0  # the index is unique per tenant: the only row found is not the address
+    return items, total
 
 
 def find_everywhere(email: str) -> tuple[list[tuple[uuid.UUID, uuid.UUID]], int]:
@@ -113,12 +132,12 @@ def find_everywhere(email: str) -> tuple[list[tuple[uuid.UUID, uuid.UUID]], int]
         return [], unsearchable
     # One query of point look-ups on the unique (tenant_id, email_bidx) index; an OR of
     # equalities, because SQLite does not use the index for a row-value IN.
-    rows = db.session.execute(
-        sa.select(RegisteredUser.tenant_id, RegisteredUser.id)
+    found = db.session.scalars(
+        sa.select(RegisteredUser)
         .where(sa.or_(*(sa.and_(RegisteredUser.tenant_id == tenant_id, RegisteredUser.email_bidx == bidx)
                         for tenant_id, bidx in pairs)))
         .order_by(RegisteredUser.tenant_id)).all()
-    return [(row.tenant_id, row.id) for row in rows], unsearchable
+    return [(user.tenant_id, user.id) for user in found if index_matches(user)], unsearchable
 
 
 def count_active_admins(tenant: Tenant) -> int:
