@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from privacy_saas.links import check_public_url
+
 log = logging.getLogger(__name__)
 
 #: Requests larger than this are refused with 413 before any parsing (bulk imports included).
@@ -62,6 +64,7 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
     openbao_token = os.environ.get("OPENBAO_TOKEN")
     if not openbao_token and os.environ.get("OPENBAO_TOKEN_FILE"):
         openbao_token = Path(os.environ["OPENBAO_TOKEN_FILE"]).read_text().strip()
+    public_url = os.environ.get("PRIVACY_SAAS_PUBLIC_URL")
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -89,8 +92,8 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "TENANTS_DIR": os.environ.get("PRIVACY_SAAS_TENANTS_DIR", "tenants"),
         "OUTBOX_DIR": os.environ.get("PRIVACY_SAAS_OUTBOX_DIR", str(ipath / "outbox")),
-        # Base of links in e-mails (set-password); without it, the request's host is used.
-        "PUBLIC_URL": os.environ.get("PRIVACY_SAAS_PUBLIC_URL") or None,
+        # Base of links in e-mails and SCIM locations; without it, only loopback requests get links.
+        "PUBLIC_URL": check_public_url(public_url) if public_url else None,
         # SMTP when MAIL_SMTP_HOST is set; otherwise mail is written to OUTBOX_DIR as .eml files.
         "MAIL_SMTP_HOST": os.environ.get("MAIL_SMTP_HOST") or None,
         "MAIL_SMTP_PORT": int(os.environ.get("MAIL_SMTP_PORT", "587")),

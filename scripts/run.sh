@@ -7,14 +7,20 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/venv.sh
 ensure_venv
 
+HOST="${PRIVACY_SAAS_HOST:-127.0.0.1}"
+PORT="${PRIVACY_SAAS_PORT:-5000}"
+# Links in e-mails (invitations) and SCIM locations are built from this, never from a request's Host.
+case "$HOST" in
+    *:*) export PRIVACY_SAAS_PUBLIC_URL="${PRIVACY_SAAS_PUBLIC_URL:-http://[$HOST]:$PORT}" ;;
+    *)   export PRIVACY_SAAS_PUBLIC_URL="${PRIVACY_SAAS_PUBLIC_URL:-http://$HOST:$PORT}" ;;
+esac
+
 # Each step is idempotent, so running `make run` again is safe:
 .venv/bin/privacy-saas db upgrade                  # apply pending migrations
 .venv/bin/privacy-saas tenants apply tenants/ --yes # sync tenants from tenants/
 .venv/bin/privacy-saas staff demo                  # demo staff login (created once; prints credentials)
 
-# Loopback only: this is a local admin backend with a demo login.
-HOST="${PRIVACY_SAAS_HOST:-127.0.0.1}"
-PORT="${PRIVACY_SAAS_PORT:-5000}"
+# Loopback by default: this is a local admin backend with a demo login.
 # Plain HTTP on loopback: a Secure session cookie would never come back. Anywhere else the
 # cookie stays Secure (serve behind HTTPS).
 case "$HOST" in

@@ -133,9 +133,14 @@ class ContactSchema(Schema):
 
 class ContactDetailSchema(ContactSchema):
     consents = fields.Method("_consents")
+    unsubscribe_url = fields.Method("_unsubscribe_url", metadata={
+        "description": "The contact's unsubscribe link for marketing mails (null when unreadable)."})
 
     def _consents(self, data):
         return ConsentSchema(many=True).dump(data["_contact"].consents)
+
+    def _unsubscribe_url(self, data):
+        return None if data["unreadable"] else service.unsubscribe_url(data["_contact"])
 
 
 class SuppressionSummarySchema(Schema):

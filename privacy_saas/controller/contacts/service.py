@@ -31,6 +31,7 @@ from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring
 from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
+from privacy_saas.links import external_url
 
 log = logging.getLogger(__name__)
 
@@ -347,6 +348,11 @@ def unsubscribe_token(contact: Contact) -> str:
     """Return the token of a contact's unsubscribe link (bound to its id and current e-mail)."""
     hash_ = suppression.email_hash(contact.email)
     return _serializer().dumps([str(contact.id), base64.urlsafe_b64encode(hash_).decode().rstrip("=")])
+
+
+def unsubscribe_url(contact: Contact) -> str:
+    """Return the contact's unsubscribe link, for the mails sent to it (List-Unsubscribe and the footer)."""
+    return external_url("unsubscribe.confirm", token=unsubscribe_token(contact))
 
 
 @dataclass
