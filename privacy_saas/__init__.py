@@ -132,7 +132,8 @@ def _register_blueprints(app: Flask) -> None:
     for blp in (tenants_blp, usage_blp, lifecycle_blp, users_blp, rights_blp, audit_blp, records_blp,
                 privacy_contacts_blp, changes_blp, breaches_blp, notices_blp):
         extensions.api.register_blueprint(blp)
-        # The JSON API authenticates with bearer tokens, not cookies, so CSRF does not apply.
+        # Bearer tokens need no CSRF token; a session cookie does, checked where it authenticates
+        # (auth.principal.load_principal), so the API is exempt from the form-wide check only.
         extensions.csrf.exempt(blp)
     app.register_blueprint(scim_bp)
     extensions.csrf.exempt(scim_bp)  # bearer tokens only
@@ -152,7 +153,7 @@ def _register_controller(app: Flask) -> None:
     """The controller scope's staff API, console pages and public unsubscribe links."""
     for blp in (contacts_blp, subprocessors_blp):
         extensions.api.register_blueprint(blp)
-        extensions.csrf.exempt(blp)
+        extensions.csrf.exempt(blp)  # as the processor API: the cookie's CSRF check is in load_principal
     # The signed token in the URL authorises the POST (and RFC 8058 one-click senders carry no cookie).
     extensions.csrf.exempt(unsubscribe_bp)
     extensions.limiter.limit("30 per minute")(unsubscribe_bp)
@@ -223,7 +224,9 @@ def _register_headers(app: Flask) -> None:
                            "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
                            "base-uri 'none'")
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        # Other sites never see our URLs (they may hold link secrets); our own forms and scripts send
+        # it, for Flask-WTF's HTTPS check that a state change comes from one of our pages.
+        headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         if request.path.startswith(("/api", "/scim", "/console")):
             headers.setdefault("Cache-Control", "no-store")

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 from flask import current_app, g, request
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from privacy_saas import audit, clock, rls
 from privacy_saas.auth import tokens
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.service import get_staff
 from privacy_saas.errors import AppError, Forbidden
+from privacy_saas.extensions import csrf
 
 #: What each staff role may do; every staff endpoint names one capability.
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -108,6 +110,7 @@ def load_principal() -> Principal | None:
         else:
             principal = Principal("tenant", tenant_id=token.tenant_id, token_id=token.id, tenant=token.tenant)
     elif current_user.is_authenticated:
+        _require_csrf_token()
         if isinstance(current_user._get_current_object(), Staff):
             principal = Principal("staff", staff=current_user._get_current_object())
         else:
@@ -145,6 +148,21 @@ def current_tenant():
     if principal.kind != "tenant":
         raise Forbidden("this endpoint acts for a tenant; use a tenant token", code="tenant_principal_required")
     return principal.tenant
+
+
+def _require_csrf_token() -> None:
+    """A session cookie authorises a change only with the session's CSRF token.
+
+    A page on another site can make the browser send the cookie (SameSite=Lax lets top-level POSTs
+    through on some browsers, and any subdomain can send it), never the token: the console's pages
+    carry it (meta csrf-token, form fields) and Flask-WTF reads it from X-CSRFToken or csrf_token.
+    Bearer tokens are never sent by a browser on its own, so they need none.
+    """
+    try:
+        csrf.protect()  # only for WTF_CSRF_METHODS: POST, PUT, PATCH, DELETE
+    except CSRFError as error:
+        raise Forbidden(f"a session cookie needs its CSRF token (X-CSRFToken header): {error.description}",
+                        code="csrf_failed") from None
 
 
 def require_staff(capability: str):
