@@ -15,7 +15,7 @@ from flask import g, has_request_context
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from privacy_saas import clock
+from privacy_saas import clock, csvsafe
 from privacy_saas.audit.models import AuditEntry, AuditHead
 from privacy_saas.extensions import db
 
@@ -242,7 +242,7 @@ CSV_COLUMNS = ("at", "scope", "seq", "actor_kind", "actor_id", "action", "tenant
 def iter_csv(limit: int, **filters):
     """Yield the CSV export of the matching entries (header first), at most `limit` rows."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvsafe.Writer(buffer)
 
     def line(values):
         writer.writerow(values)

@@ -5,7 +5,6 @@ the purge makes any leftover copy unreadable, and the purge deletes the files to
 """
 from __future__ import annotations
 
-import csv
 import functools
 import io
 import json
@@ -20,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from privacy_saas import audit, clock
+from privacy_saas import audit, clock, csvsafe
 from privacy_saas.crypto.fields import Encrypted
 from privacy_saas.crypto.keyring import tenant_scope
 from privacy_saas.crypto.sealed_files import open_file, seal_file
@@ -115,7 +114,7 @@ def _write_zip(tenant: Tenant, fh) -> None:
             archive.writestr(f"{model.__tablename__}.json", json.dumps(rows, ensure_ascii=False, indent=1))
             if model.__tablename__ == "registered_users":
                 text = io.StringIO()
-                writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["id"])
+                writer = csvsafe.DictWriter(text, fieldnames=list(rows[0]) if rows else ["id"])
                 writer.writeheader()
                 writer.writerows(rows)
                 archive.writestr("registered_users.csv", text.getvalue())

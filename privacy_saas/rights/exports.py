@@ -1,7 +1,6 @@
 """Access and portability exports: one subject's data in one scope, sealed, downloadable once, 30 days."""
 from __future__ import annotations
 
-import csv
 import functools
 import io
 import json
@@ -14,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from privacy_saas import audit, clock
+from privacy_saas import audit, clock, csvsafe
 from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.controller.contacts.models import Contact
 from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, tenant_scope
@@ -102,7 +101,7 @@ def document(task: DsrTask) -> dict | None:
 def _csv(rows: list[dict]) -> str:
     text = io.StringIO()
     names = list(dict.fromkeys(k for row in rows for k in row)) or ["id"]
-    writer = csv.DictWriter(text, fieldnames=names)
+    writer = csvsafe.DictWriter(text, fieldnames=names)
     writer.writeheader()
     for row in rows:
         writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
