@@ -9,7 +9,7 @@ from flask import Flask, g, render_template, request
 
 # First: modules imported below read the package's version.
 from privacy_saas.version import __version__  # noqa: F401
-from privacy_saas import extensions, inputs
+from privacy_saas import accesslog, extensions, inputs
 from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
 from privacy_saas.apiutil import wants_json
 from privacy_saas.auth.cli import staff_cli
@@ -65,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
                 instance_relative_config=True)
     logging.basicConfig(level=os.environ.get("PRIVACY_SAAS_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    accesslog.install()
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(from_env(app.instance_path, config))
     app.config["API_SPEC_OPTIONS"] = {

@@ -2,7 +2,17 @@
 bodies, and after the purge no file under the instance, outbox and export folders holds one."""
 import email
 import email.policy
+import io
+import json
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +23,8 @@ from privacy_saas import clock
 from privacy_saas.audit.models import AuditEntry
 from privacy_saas.auth import tokens
 from privacy_saas.jobs.models import Job
+from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.processor.users.models import RegisteredUser
 from tests.conftest import HAS_REDIS
 from tests.console.test_console_login import sign_in
 from tests.helpers import bearer, csrf_token
@@ -142,3 +154,140 @@ def test_canaries_stay_out_of_logs_audit_jobs_and_error_bodies(app, client, sess
     # Error bodies may echo the caller's own input field by field, never someone's stored data.
     for url, body in bodies:
         assert canary_email(1) not in body and f"{CANARY} Display" not in body, url
+
+
+# --- access logs, outbox and exports (issue 15) ------------------------------------------------------
+
+#: Requests whose URLs carry the canary (e-mail queries, SCIM filters, console searches, link secrets).
+CANARY_TARGETS = [
+    f"/api/v1/users?email={canary_email(1)}&page=1",
+    f"/api/v1/users?email={canary_email(1).replace('@', '%40')}",
+    f"/scim/v2/Users?filter=userName+eq+%22{canary_email(2)}%22&startIndex=1",
+    f"/console/t/users?email={canary_email(3)}",
+    f"/console/contacts?email={canary_email(4)}&page=2",
+    f"/api/v1/users/{canary_email(5)}",
+    f"/console/t/set-password/{CANARY}secret",
+    f"/unsubscribe/{CANARY}token?{canary_email(6)}",
+]
+
+
+def test_canaries_stay_out_of_werkzeugs_access_log(app, caplog):
+    from tests.helpers import serving
+
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    with serving(app) as base:
+        for target in CANARY_TARGETS:
+            request = urllib.request.Request(base + target, headers={
+                "Referer": f"{base}/console/t/set-password/{CANARY}ref?email={canary_email(7)}"})
+            try:
+                urllib.request.urlopen(request, timeout=30).close()
+            except urllib.error.HTTPError:
+                pass  # 401, 404: logged all the same
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert len([line for line in lines if "REDACTED" in line]) >= len(CANARY_TARGETS), lines
+    assert not [line for line in lines if CANARY in line], lines
+    # What is safe stays readable for operators.
+    assert any("page=1" in line and "email=REDACTED" in line for line in lines)
+    assert any("startIndex=1" in line and "filter=REDACTED" in line for line in lines)
+
+
+ECHO_APP = '''
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+'''
+
+
+def test_canaries_stay_out_of_gunicorns_access_log(tmp_path):
+    """gunicorn started in the project directory reads gunicorn.conf.py: its access log is redacted."""
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "echo_app.py").write_text(ECHO_APP)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path / "access.log"
+    log_format = '%(h)s "%(r)s" %(s)s "%(f)s" q=%(q)s %(U)s %({authorization}i)s %({raw_uri}e)s %({query_string}e)s'
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--pythonpath", str(tmp_path),
+         "--access-logfile", str(log), "--access-logformat", log_format, "echo_app:app"],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]
+                time.sleep(0.1)
+        for target in CANARY_TARGETS:
+            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}{target}", headers={
+                "Referer": f"https://admin.example/console/t/set-password/{CANARY}ref?email={canary_email(7)}",
+                "Authorization": f"Bearer {CANARY}token"}), timeout=10).close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lines = log.read_text().splitlines()
+    assert len(lines) == len(CANARY_TARGETS) + 1, lines
+    assert not [line for line in lines if CANARY in line], lines
+    assert all("REDACTED" in line for line in lines[1:]) and "startIndex=1" in log.read_text()
+
+
+def read_outbox(directory) -> list:
+    return [(path.name, email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+            for path in sorted(Path(directory).rglob("*.eml"))]
+
+
+def test_each_mail_holds_only_its_recipients_own_data(app, client, session, monkeypatch, tmp_path, make_keyed_tenant,
+                                                      make_token):
+    monkeypatch.setitem(app.config, "OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://privacy.example.com")
+    people = {}
+    for tenant_slug, n in (("canary-a", 1), ("canary-a", 2), ("canary-b", 3)):
+        tenant = session.scalar(sa.select(Tenant).where(Tenant.slug == tenant_slug)) or make_keyed_tenant(tenant_slug)
+        name = f"{CANARY}Name{n}"
+        response = client.post("/api/v1/users", json={"email": canary_email(n), "display_name": name},
+                               headers=bearer(make_token(tenant)), base_url="http://evil.example")
+        assert response.status_code == 201, response.json
+        people[canary_email(n)] = name
+    mails = read_outbox(tmp_path / "outbox")
+    assert sorted(mail["To"] for _, mail in mails) == sorted(people)
+    for filename, mail in mails:
+        recipient, text = mail["To"], mail.as_string()
+        assert CANARY not in filename and "evil.example" not in text
+        assert recipient in mail.get_content() and people[recipient] in mail.get_content()
+        others = [value for address, name in people.items() if address != recipient for value in (address, name)]
+        assert not [value for value in others if value in text], (recipient, others)
+
+
+def test_exports_hold_only_what_their_recipient_may_see(app, client, session, monkeypatch, make_staff):
+    from privacy_saas.rights.exports import user_document
+
+    monkeypatch.setitem(app.config, "JOBS_EAGER", True)
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    clock.travel_to(date(2026, 11, 23))
+    mine = seed(f"{CANARY}-mine", users=2, end_action="return_then_delete")
+    theirs = seed(f"{CANARY}-theirs", users=2)
+    for user in session.scalars(sa.select(RegisteredUser)):
+        user.display_name = f"{CANARY}{user.tenant_id == mine.id and 'Mine' or 'Theirs'}{user.id.hex[-6:]}"
+    mine.end_contract(date(2026, 10, 31))
+    token = bearer(tokens.issue(kind="tenant", name="t", tenant_id=mine.id)[1])
+    staff_token = bearer(tokens.issue(kind="staff", name="s", staff_id=make_staff("dpo")[0].id)[1])
+    session.commit()
+    # The return export: the tenant's own people, nothing of another tenant, no ciphertexts or index values.
+    assert client.post("/api/v1/exports", headers=token).status_code == 202
+    [export] = client.get("/api/v1/exports", headers=token).json
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/v1/exports/{export['id']}/download", headers=token).data))
+    text = "".join(archive.read(name).decode() for name in archive.namelist())
+    assert f"{CANARY}Mine" in text and f"{CANARY}Theirs" not in text and f"@{CANARY}-theirs" not in text
+    header = archive.read("registered_users.csv").decode().splitlines()[0].split(",")
+    assert not [column for column in header if column.endswith(("_ct", "_bidx", "_hash"))], header
+    # The audit CSV, for staff: ids and codes only.
+    audit_csv = client.get("/api/v1/audit.csv", headers=staff_token)
+    assert audit_csv.status_code == 200 and audit_csv.get_data(as_text=True).count("\n") > 1
+    assert CANARY not in audit_csv.get_data(as_text=True).replace(f"{CANARY}-mine", "").replace(
+        f"{CANARY}-theirs", "")  # tenant slugs are the tenants' own names, not personal data
+    # A data subject's document: that person only, not their colleagues.
+    first, second = session.scalars(sa.select(RegisteredUser).where(RegisteredUser.tenant_id == mine.id)).all()
+    document = json.dumps(user_document(first))
+    assert first.display_name in document and second.display_name not in document and second.email not in document
