@@ -1,5 +1,5 @@
 """Import every model so the metadata (and Alembic) sees the whole schema."""
-from privacy_saas.audit.models import AuditEntry, AuditHead  # noqa: F401
+from privacy_saas.audit.models import AuditCheckpoint, AuditEntry, AuditHead  # noqa: F401
 from privacy_saas.auth.models import ApiToken, Staff  # noqa: F401
 from privacy_saas.controller.contacts.models import ConsentEvent, Contact  # noqa: F401
 from privacy_saas.controller.records.models import BillingRecord, WebsiteActivity  # noqa: F401

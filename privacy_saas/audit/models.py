@@ -62,3 +62,54 @@ class AuditHead(db.Model):
     scope: Mapped[str] = mapped_column(sa.String(64), primary_key=True, info=not_personal())
     seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, info=not_personal())
     hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), info=not_personal())
+
+
+#: What a checkpoint's signature covers (the `type` of its signed document).
+CHECKPOINT_TYPE = "privacy_saas.audit_checkpoint/v1"
+#: Chain names: a tenant's (`tenant:<uuid>`), the controller scope's, the platform's.
+CHAIN_NAME = r"tenant:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|controller|platform"
+
+
+class AuditCheckpoint(db.Model):
+    """A chain's head (seq, hash) signed with the installation's Ed25519 key.
+
+    Copies held outside the database (the tenant's, the operator's) prove later that the chain
+    still extends it: rewriting any entry up to `seq`, even with every later hash recomputed,
+    changes the hash at `seq`. No tenant_id column: checkpoints outlive the purge, as the audit does.
+    """
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (sa.UniqueConstraint("chain", "seq"), sa.Index("ix_audit_checkpoints_chain_signed_at",
+                                                                   "chain", "signed_at"))
+    #: The head of a chain and a signature: nothing about anyone.
+    __datamap__ = table(scope="operational", purpose="accountability", retention="audit_trail")
+
+    id: Mapped[uuid.UUID] = uuid_pk(not_personal())
+    #: The chain (an audit scope): `tenant:<uuid>`, `controller` or `platform`.
+    chain: Mapped[str] = mapped_column(sa.String(64), info=not_personal())
+    #: The head's position when signed.
+    seq: Mapped[int] = mapped_column(sa.BigInteger, info=not_personal())
+    #: The head's hash when signed (that of entry `seq`).
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), info=not_personal())
+    #: When it was signed, to the second (part of what is signed).
+    signed_at: Mapped[datetime] = mapped_column(info=not_personal())
+    #: Fingerprint of the public key that verifies the signature (/api/v1/signing-key).
+    key_id: Mapped[str] = mapped_column(sa.String(32), info=not_personal())
+    #: Ed25519.
+    algorithm: Mapped[str] = mapped_column(sa.String(16), info=not_personal())
+    #: Base64 signature over the canonical JSON of `document()`.
+    signature: Mapped[str] = mapped_column(sa.String(128), info=not_personal())
+
+    def document(self) -> dict:
+        """Return what the signature covers."""
+        return {"type": CHECKPOINT_TYPE, "chain": self.chain, "seq": self.seq, "hash": self.hash.hex(),
+                "signed_at": self.signed_at.isoformat()}
+
+    def envelope(self) -> dict:
+        """Return the checkpoint in the signed-document form its signature is verified in."""
+        return {"certificate": self.document(), "signature": self.signature, "algorithm": self.algorithm,
+                "key_id": self.key_id}
+
+    def signed(self) -> dict:
+        """Return the checkpoint as a tenant keeps it: the document, the signature and its key."""
+        return {**self.document(), "key_id": self.key_id, "algorithm": self.algorithm, "signature": self.signature}

@@ -1,7 +1,9 @@
 """Audit API schemas: query filters in, entries out."""
 from datetime import datetime, timedelta, timezone
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
+
+from privacy_saas.audit.models import CHAIN_NAME, CHECKPOINT_TYPE
 
 OUTCOMES = ("ok", "denied", "failed")
 #: Moments the database can compare with: converting one outside this range to UTC overflows.
@@ -40,3 +42,28 @@ class AuditEntrySchema(Schema):
     detail = fields.Dict()
     prev_hash = HexBytes(metadata={"type": "string", "description": "hex SHA-256"})
     hash = HexBytes(metadata={"type": "string", "description": "hex SHA-256"})
+
+
+class ChainQuerySchema(Schema):
+    chain = fields.String(validate=validate.Regexp(f"^(?:{CHAIN_NAME})$"), metadata={
+        "description": "`tenant:<id>`, `controller` or `platform` (staff, required); a tenant's own chain "
+                       "is implied for a tenant token."})
+
+
+class CheckpointSchema(Schema):
+    """A signed checkpoint as a tenant keeps it: verify it with the key at /api/v1/signing-key."""
+
+    type = fields.String(metadata={"description": f"`{CHECKPOINT_TYPE}`"})
+    chain = fields.String()
+    seq = fields.Integer(metadata={"description": "The head's position when signed."})
+    hash = fields.String(metadata={"description": "hex SHA-256 of entry `seq` (the head)."})
+    signed_at = fields.String(metadata={"description": "ISO 8601, as signed."})
+    key_id = fields.String(metadata={"description": "Fingerprint of the signing key."})
+    algorithm = fields.String(metadata={"description": "Ed25519"})
+    signature = fields.String(metadata={
+        "description": "Base64 Ed25519 signature over the canonical JSON (sorted keys, no spaces, UTF-8) of "
+                       "type, chain, seq, hash and signed_at."})
+
+    @pre_dump
+    def _signed(self, checkpoint, **kwargs):
+        return checkpoint.signed()

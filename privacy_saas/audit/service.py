@@ -175,36 +175,71 @@ class ChainReport:
     reason: str = ""
 
 
+def chains() -> list[str]:
+    """Return every chain: those with a head and those with entries (a chain may have lost either)."""
+    heads = db.session.scalars(sa.select(AuditHead.scope))
+    with_entries = db.session.scalars(sa.select(AuditEntry.scope).distinct())
+    return sorted(set(heads) | set(with_entries))
+
+
 def verify(scope: str | None = None, batch: int = 5000) -> list[ChainReport]:
-    """Walk each chain (or one) and report the first broken link."""
-    scopes = [scope] if scope else db.session.scalars(
-        sa.select(AuditEntry.scope).distinct().order_by(AuditEntry.scope)).all()
-    reports = []
-    for name in scopes:
-        report = ChainReport(name, 0)
-        prev, expected_seq, last_seq = GENESIS, 1, 0
-        while report.broken_at is None:
-            rows = db.session.scalars(
-                sa.select(AuditEntry).where(AuditEntry.scope == name, AuditEntry.seq > last_seq)
-                .order_by(AuditEntry.seq).limit(batch)).all()
-            if not rows:
+    """Walk each chain (or one) and check it against its head; report the first break of each."""
+    return [verify_chain(name, batch=batch) for name in ([scope] if scope else chains())]
+
+
+def verify_chain(scope: str, *, anchor: tuple[int, bytes] | None = None, batch: int = 5000) -> ChainReport:
+    """Walk one chain from its first entry, check it ends where its head says and, given an anchor
+    (seq, hash) from a signed checkpoint, that the entry at that seq still has that hash."""
+    report = ChainReport(scope, 0)
+    prev, last_seq = GENESIS, 0
+    while report.broken_at is None:
+        rows = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.scope == scope, AuditEntry.seq > last_seq)
+            .order_by(AuditEntry.seq).limit(batch)).all()
+        if not rows:
+            break
+        for entry in rows:
+            if entry.seq != last_seq + 1:
+                report.broken_at, report.reason = last_seq + 1, "entry missing"
                 break
-            for entry in rows:
-                if entry.seq != expected_seq:
-                    report.broken_at, report.reason = expected_seq, "entry missing"
-                    break
-                if entry.prev_hash != prev or hashlib.sha256(prev + canonical(entry)).digest() != entry.hash:
-                    report.broken_at, report.reason = entry.seq, "hash mismatch"
-                    break
-                prev, expected_seq, last_seq = entry.hash, expected_seq + 1, entry.seq
-                report.entries += 1
-            db.session.expunge_all()
-        if report.broken_at is None:
-            head = db.session.get(AuditHead, name)
-            if head is not None and (head.seq != report.entries or head.hash != prev):
-                report.broken_at, report.reason = report.entries + 1, "entries after the last one were removed"
-        reports.append(report)
-    return reports
+            if entry.prev_hash != prev or hashlib.sha256(prev + canonical(entry)).digest() != entry.hash:
+                report.broken_at, report.reason = entry.seq, "hash mismatch"
+                break
+            if anchor is not None and entry.seq == anchor[0] and entry.hash != anchor[1]:
+                report.broken_at, report.reason = entry.seq, ("differs from the signed checkpoint: the history up "
+                                                              "to it was rewritten")
+                break
+            prev, last_seq = entry.hash, entry.seq
+            report.entries += 1
+        db.session.expunge_all()
+    if report.broken_at is not None:
+        return report
+    if anchor is not None and last_seq < anchor[0]:
+        report.broken_at = last_seq + 1
+        report.reason = f"the chain ends at #{last_seq}, before the signed checkpoint's #{anchor[0]}: entries were removed"
+        return report
+    # Read after the walk: a writer commits its entries and the head together, so the head read now
+    # is at least as far as anything walked (a concurrent commit only moves it further).
+    head = db.session.get(AuditHead, scope, populate_existing=True)
+    if head is None:
+        if last_seq:
+            report.broken_at, report.reason = 1, "the chain has no head (its audit_heads row was deleted)"
+    elif head.seq > last_seq and not _appended_since(scope, last_seq, head.seq):
+        report.broken_at = last_seq + 1
+        report.reason = (f"entries #{last_seq + 1} to #{head.seq} are missing (its head is at #{head.seq})"
+                         if last_seq else f"every entry is gone (its head is at #{head.seq})")
+    elif head.seq < last_seq:
+        report.broken_at, report.reason = head.seq + 1, f"entries after its head (#{head.seq}): the head was moved back"
+    elif head.seq == last_seq and head.hash != prev:
+        report.broken_at, report.reason = head.seq, "its head's hash is not that of its last entry"
+    return report
+
+
+def _appended_since(scope: str, last_seq: int, head_seq: int) -> bool:
+    """Return whether entries last_seq+1 .. head_seq exist now: committed while the walk ran."""
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.scope == scope, AuditEntry.seq > last_seq, AuditEntry.seq <= head_seq))
+    return count == head_seq - last_seq
 
 
 def query(*, tenant_id=None, action: str | None = None, outcome: str | None = None,

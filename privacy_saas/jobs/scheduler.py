@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from privacy_saas import audit, clock
+from privacy_saas.audit import checkpoints
 from privacy_saas.controller import tasks as controller_tasks
 from privacy_saas.datamap import retention
 from privacy_saas.extensions import db
@@ -94,6 +95,8 @@ def sweep(dry_run: bool = False) -> dict:
     report["controller_retention"] = controller_tasks.sweep_is_due()
     if report["controller_retention"]:
         enqueue(CONTROLLER_RETENTION_JOB, dedupe="controller-retention")
+    if checkpoints.any_due():  # chain heads that moved, unsigned for a day: anchor them outside the database
+        enqueue("privacy_saas.oversight.tasks.checkpoint_chains", dedupe="audit-checkpoints")
     report["pruned"] = _prune()
     # A sweep that changed nothing is not worth an entry every five minutes.
     if report["ended"] or report["purge"] or report["controller_retention"] or report["stuck"]:

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from privacy_saas import __version__, audit, clock, mail, rls
+from privacy_saas.audit import checkpoints
 from privacy_saas.crypto.service import custody_report, destroy_tenant_keys
 from privacy_saas.datamap import catalogue
 from privacy_saas.extensions import db
@@ -435,5 +436,7 @@ def purge_tenant(tenant_id, batch: int = DEFAULT_BATCH, progress: Callable | Non
         # last checkpoint; it need not wait for this worker's lease to run out.
         _release(run_id)
         raise
+    checkpoints.make(audit.scope_of(tenant_id), certificates.sign)  # the tenant's history as purged, signed
+    db.session.commit()
     log.info("purge of tenant %s complete (%s)", tenant_id, outcome)
     return "purged"

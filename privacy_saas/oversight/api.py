@@ -5,10 +5,11 @@ from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 
 from privacy_saas.apiutil import ApiBlueprint
-from privacy_saas.audit import service
-from privacy_saas.audit.schemas import AuditEntrySchema, AuditQuerySchema
+from privacy_saas.audit import checkpoints, scope_of, service
+from privacy_saas.audit.schemas import AuditEntrySchema, AuditQuerySchema, ChainQuerySchema, CheckpointSchema
 from privacy_saas.auth.principal import authenticated
-from privacy_saas.errors import Forbidden
+from privacy_saas.errors import AppError, Forbidden, NotFound
+from privacy_saas.lifecycle import certificates
 from privacy_saas.processor.tenants import service as tenants
 
 blp = ApiBlueprint("audit", __name__, url_prefix="/api/v1",
@@ -32,6 +33,22 @@ def allowed_filters(query: dict) -> dict:
     elif query.get("tenant"):
         filters["tenant_id"] = tenants.get_by_slug(query["tenant"]).id
     return filters
+
+
+def allowed_chain(query: dict) -> str:
+    """Return the chain the caller asks about: a tenant its own, staff holding audit.read the one named."""
+    principal = authenticated()
+    if principal.kind == "tenant":
+        own = scope_of(principal.tenant_id)
+        if query.get("chain", own) != own:
+            raise NotFound("no such audit chain", code="no_chain")
+        return own
+    if not principal.can("audit.read"):
+        raise Forbidden("your role may not do this", code="forbidden_role")
+    if not query.get("chain"):
+        raise AppError("the request is invalid", code="invalid_input",
+                       errors={"chain": ["required for staff: tenant:<id>, controller or platform"]})
+    return query["chain"]
 
 
 def _csv(filters: dict) -> Response:
@@ -61,3 +78,33 @@ class AuditCsv(MethodView):
     def get(self, query):
         """Export audit entries as CSV (same filters as the list)."""
         return _csv(allowed_filters(query))
+
+
+@blp.route("/audit/checkpoint")
+class Checkpoint(MethodView):
+    @blp.arguments(ChainQuerySchema, location="query")
+    @blp.response(200, CheckpointSchema)
+    def get(self, query):
+        """The chain's latest signed checkpoint (a tenant: its own chain); keep it as evidence."""
+        return checkpoints.latest(allowed_chain(query))
+
+    @blp.arguments(ChainQuerySchema, location="query")
+    @blp.response(201, CheckpointSchema)
+    @blp.alt_response(200, schema=CheckpointSchema, description="The head was signed already: that checkpoint.")
+    def post(self, query):
+        """Sign the chain's head now."""
+        checkpoint, created = checkpoints.make(allowed_chain(query), certificates.sign)
+        return checkpoint, 201 if created else 200
+
+
+@blp.route("/audit/checkpoints")
+class Checkpoints(MethodView):
+    @blp.arguments(ChainQuerySchema, location="query")
+    @blp.response(200, CheckpointSchema(many=True))
+    @blp.paginate(page_size=50, max_page_size=500)
+    def get(self, query, pagination_parameters):
+        """Every signed checkpoint of the chain, newest first."""
+        items, pagination_parameters.item_count = checkpoints.list_for(
+            allowed_chain(query), page_number=pagination_parameters.page,
+            page_size=pagination_parameters.page_size)
+        return items
