@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import render_template, request
 from flask_smorest import Api, Blueprint
 from webargs import core
@@ -49,11 +51,43 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(metadata={"description": "Field errors, for invalid input"})
 
 
+class ErrorResponsesPlugin(BasePlugin):
+    """Document the error statuses each operation can answer, in place of one catch-all `default`.
+
+    Then a client (and schemathesis' status-code conformance) can tell an undocumented status from
+    a documented one. The rules follow the request pipeline; an operation with errors of its own
+    (410, 421) declares them with `alt_response`.
+    """
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            for status in error_statuses(path or "", method, operation):
+                responses.setdefault(str(status), HTTPStatus(status).name)
+
+
+def error_statuses(path: str, method: str, operation: dict) -> list[int]:
+    """Return the error statuses the pipeline may answer for an operation."""
+    statuses = [400, 503]  # bounded input everywhere; the database may be down
+    if operation.get("security") != []:
+        statuses += [401, 403]  # no or a bad token, the wrong role or principal, a cookie without CSRF token
+    names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
+    if "{" in path or names & {"tenant", "chain"}:
+        statuses.append(404)  # what the path or a filter names does not exist (or is another tenant's)
+    if method != "get":
+        statuses.append(409)  # the state forbids it (tenant ended, last admin, duplicate, ...)
+    if "requestBody" in operation:
+        statuses += [413, 415]
+    return statuses
+
+
 class ProblemApi(Api):
     """Api whose HTTP errors all share the JSON problem shape."""
 
-    #: Documented as every operation's error response (flask-smorest's default has code/status swapped).
+    #: Documented per status by ErrorResponsesPlugin (flask-smorest's default has code/status swapped).
     ERROR_SCHEMA = ProblemSchema
+    #: No catch-all `default` response: each operation lists its error statuses.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException):
         status = error.code or 500

@@ -6,12 +6,12 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
-from privacy_saas.apiutil import ProblemApi
+from privacy_saas.apiutil import ErrorResponsesPlugin, ProblemApi
 from privacy_saas.db import Base
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
-api = ProblemApi()
+api = ProblemApi(spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

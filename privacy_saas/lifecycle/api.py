@@ -75,6 +75,7 @@ class PurgeStatus(MethodView):
 
 @blp.route("/signing-key")
 class SigningKey(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, {"type": "string"}, content_type="application/x-pem-file")
     def get(self):
         """The public key that verifies deletion certificates (PEM)."""

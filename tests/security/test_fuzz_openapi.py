@@ -5,7 +5,12 @@ import uuid
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth import tokens
@@ -15,7 +20,7 @@ from tests.helpers import bearer, new_tenant, serving
 
 #: Generated cases per operation (about 30 operations), bounded to keep `make test` short.
 MAX_EXAMPLES = 10
-CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 CASES = {"count": 0}
 
 
