@@ -37,6 +37,16 @@ class ApiBlueprint(Blueprint):
     PAGINATION_ARGUMENTS_PARSER = Parser()
 
 
+def link(path: str, method: str, **parameters: str) -> dict:
+    """Return an OpenAPI link to the operation `method path`, its parameters drawn from this exchange.
+
+    Declared on a response with `blp.doc(responses={201: {"links": {...}}})`: clients, and
+    schemathesis' stateful tests, follow it from a created object to what can be done with it.
+    """
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}", "parameters": parameters}
+
+
 def wants_json() -> bool:
     """Return whether the error should be a JSON problem rather than a console page."""
     return not request.path.startswith("/console") and request.path != "/"

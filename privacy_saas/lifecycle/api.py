@@ -2,7 +2,7 @@
 from flask import Response, g, stream_with_context
 from flask.views import MethodView
 
-from privacy_saas.apiutil import ApiBlueprint
+from privacy_saas.apiutil import ApiBlueprint, ProblemSchema, link
 from privacy_saas.auth.principal import require_staff, require_tenant
 from privacy_saas.lifecycle import certificates, service, tasks
 from privacy_saas.lifecycle import export as exports
@@ -38,6 +38,9 @@ class LegalHolds(MethodView):
         """List a tenant's legal holds."""
         return service.list_holds(tenants.get_by_slug(slug))
 
+    @blp.doc(responses={201: {"links": {"ReleaseHold": link(
+        "/api/v1/tenants/{slug}/legal-holds/{hold_id}/release", "post", slug="$request.path.slug",
+        hold_id="$response.body#/id")}}})
     @blp.arguments(LegalHoldInSchema)
     @blp.response(201, LegalHoldSchema)
     @require_staff("legal_holds.manage")
@@ -100,6 +103,7 @@ class Exports(MethodView):
 @blp.route("/exports/<uuid:export_id>/download")
 class ExportDownload(MethodView):
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip")
+    @blp.alt_response(409, schema=ProblemSchema, description="The export is not ready.")
     @require_tenant()
     def get(self, export_id, tenant):
         """Download a ready export as a ZIP."""

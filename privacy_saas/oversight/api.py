@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 
-from privacy_saas.apiutil import ApiBlueprint
+from privacy_saas.apiutil import ApiBlueprint, link
 from privacy_saas.audit import checkpoints, scope_of, service
 from privacy_saas.audit.schemas import AuditEntrySchema, AuditQuerySchema, ChainQuerySchema, CheckpointSchema
 from privacy_saas.auth.principal import authenticated
@@ -89,6 +89,9 @@ class Checkpoint(MethodView):
         return checkpoints.latest(allowed_chain(query))
 
     @blp.arguments(ChainQuerySchema, location="query")
+    @blp.doc(responses={201: {"links": {
+        "GetCheckpoint": link("/api/v1/audit/checkpoint", "get", chain="$response.body#/chain"),
+        "ListCheckpoints": link("/api/v1/audit/checkpoints", "get", chain="$response.body#/chain")}}})
     @blp.response(201, CheckpointSchema)
     @blp.alt_response(200, schema=CheckpointSchema, description="The head was signed already: that checkpoint.")
     def post(self, query):

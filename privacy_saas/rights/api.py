@@ -5,7 +5,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_login import current_user
 
-from privacy_saas.apiutil import ApiBlueprint
+from privacy_saas.apiutil import ApiBlueprint, ProblemSchema, link
 from privacy_saas.audit.service import current_actor_label
 from privacy_saas.auth.principal import Unauthorized, require_staff, require_tenant
 from privacy_saas.extensions import csrf
@@ -41,6 +41,9 @@ class Requests(MethodView):
         """List requests by deadline; `overdue=true` lists open ones past due."""
         return service.list_requests(**query)
 
+    @blp.doc(responses={201: {"links": {
+        "GetRequest": link("/api/v1/dsr/{request_id}", "get", request_id="$response.body#/id"),
+        "ExtendRequest": link("/api/v1/dsr/{request_id}/extend", "post", request_id="$response.body#/id")}}})
     @require_staff("dsr.record")
     @blp.arguments(DsrCreateSchema)
     @blp.response(201, DsrSchema)
@@ -110,6 +113,8 @@ class StaffLift(MethodView):
 class StaffExport(MethodView):
     @require_staff("dsr.decide")
     @blp.response(200, content_type="application/zip")
+    @blp.alt_response(409, schema=ProblemSchema, description="The export is not ready (yet, or any more).")
+    @blp.alt_response(410, schema=ProblemSchema, description="The export was downloaded already, or has expired.")
     def get(self, task_id):
         """Download the subject's export once (controller scope)."""
         task = service.get_staff_task(task_id)
@@ -167,6 +172,8 @@ class InstructionLift(MethodView):
 class InstructionExport(MethodView):
     @require_tenant()
     @blp.response(200, content_type="application/zip")
+    @blp.alt_response(409, schema=ProblemSchema, description="The export is not ready (yet, or any more).")
+    @blp.alt_response(410, schema=ProblemSchema, description="The export was downloaded already, or has expired.")
     def get(self, task_id, tenant):
         """Download the subject's export once (the tenant passes it on to the subject)."""
         task = service.get_instruction(tenant, task_id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from privacy_saas.apiutil import ApiBlueprint
+from privacy_saas.apiutil import ApiBlueprint, link
 from privacy_saas.auth.principal import require_staff
 from privacy_saas.controller.contacts import importer, service
 from privacy_saas.controller.contacts.schemas import (
@@ -39,6 +39,11 @@ class Contacts(MethodView):
         service.audit_read(contacts, "contact.list")
         return contacts
 
+    @blp.doc(responses={201: {"links": {
+        "GetContact": link("/api/v1/contacts/{contact_id}", "get", contact_id="$response.body#/id"),
+        "UpdateContact": link("/api/v1/contacts/{contact_id}", "patch", contact_id="$response.body#/id"),
+        "RecordConsent": link("/api/v1/contacts/{contact_id}/consents", "post", contact_id="$response.body#/id"),
+        "EraseContact": link("/api/v1/contacts/{contact_id}", "delete", contact_id="$response.body#/id")}}})
     @require_staff("contacts.write")
     @blp.arguments(ContactCreateSchema)
     @blp.response(201, ContactSchema)

@@ -2,7 +2,7 @@
 from flask import current_app, request
 from flask.views import MethodView
 
-from privacy_saas.apiutil import ApiBlueprint
+from privacy_saas.apiutil import ApiBlueprint, link
 from privacy_saas.auth.principal import require_tenant
 from privacy_saas.errors import AppError
 from privacy_saas.processor.users import importer, service
@@ -40,6 +40,9 @@ class Users(MethodView):
             **query)
         return items
 
+    @blp.doc(responses={201: {"links": {
+        name: link("/api/v1/users/{user_id}", method, user_id="$response.body#/id")
+        for name, method in (("GetUser", "get"), ("UpdateUser", "patch"), ("RemoveUser", "delete"))}}})
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
     @require_tenant()
