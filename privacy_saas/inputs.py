@@ -38,11 +38,16 @@ QUERY_INTEGERS = {"page": (1, _INT32[1]), "page_size": (1, _INT32[1]), "startInd
 #: Longest integer literal looked at; anything longer is out of every range above.
 _MAX_DIGITS = 20
 _INTEGER = re.compile(r"[+-]?[0-9]{1,%d}" % _MAX_DIGITS)
-#: A JSON string token (with a following colon when it is a key) or a bracket. Possessive
-#: quantifiers keep the scan linear on unterminated strings.
+#: A JSON string (possessive quantifiers keep the match linear on unterminated strings).
+_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
+#: A JSON string token (with a following colon when it is a key) or a bracket: to name a too-deep field.
 _STRUCTURE = re.compile(r'"((?:[^"\\]++|\\.)*+)"(\s*:)?|[\[{]|[\]}]', re.DOTALL)
-#: Escapes that may decode to NUL or to a lone surrogate: only then are the strings walked.
-_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+#: Escapes that decode to NUL or to a lone surrogate (a high one not followed by a low one, a low one
+#: not preceded by a high one): only then are the strings walked. It starts with a literal, so the
+#: regular expression engine skips to each `\\u` at C speed.
+_BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                         r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u)[dD][c-fC-F])")
 
 
 class InputRefused(Exception):
@@ -122,7 +127,28 @@ def _parse_constant(name: str):
 
 
 def _check_depth(text: str) -> None:
-    """Refuse nesting deeper than MAX_JSON_DEPTH, naming the top-level field it is under."""
+    """Refuse nesting deeper than MAX_JSON_DEPTH without recursing (the json module recurses per level).
+
+    Each pass removes the innermost bracket pairs (strings taken out first), so a balanced document is
+    gone after as many passes as it nests; brackets left unmatched (a broken document) each nest
+    around the rest. Every step is a C-level string operation.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return  # cannot nest deeper, whatever the strings hold
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    for _ in range(MAX_JSON_DEPTH + 1):
+        shorter = brackets.replace("[]", "").replace("{}", "")
+        if shorter == brackets:
+            break
+        brackets = shorter
+    else:
+        _refuse_depth(text)
+    if brackets.count("[") + brackets.count("{") > MAX_JSON_DEPTH:
+        _refuse_depth(text)
+
+
+def _refuse_depth(text: str) -> None:
+    """Raise the depth refusal, naming the top-level field the deep value is under."""
     depth, field = 0, "_body"
     for match in _STRUCTURE.finditer(text):
         token = match.group(0)
@@ -132,9 +158,10 @@ def _check_depth(text: str) -> None:
         elif token in "[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
-                raise InputRefused(field, f"nests deeper than {MAX_JSON_DEPTH} levels", syntax=True)
+                break
         else:
             depth -= 1
+    raise InputRefused(field, f"nests deeper than {MAX_JSON_DEPTH} levels", syntax=True)
 
 
 def _first_refusal(document) -> tuple[str, str] | None:
@@ -186,7 +213,7 @@ def load_json(data: bytes | str):
     except ValueError as exc:  # JSONDecodeError; the message names a position, never the content
         raise InputRefused("_body", f"is not valid JSON ({getattr(exc, 'msg', 'too large a number')}, "
                                     f"at character {getattr(exc, 'pos', '?')})", syntax=True) from None
-    if refused or _SUSPECT_ESCAPE.search(data):
+    if refused or ("\\u" in data and _BAD_ESCAPE.search(data)):
         found = _first_refusal(document)
         if found:
             raise InputRefused(*found)
