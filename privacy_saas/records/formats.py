@@ -1,9 +1,10 @@
 """Render an Art. 30 record as JSON, Markdown (to read and print) or CSV (one row per processing activity)."""
 from __future__ import annotations
 
-import csv
 import io
 import json
+
+from privacy_saas import csvsafe
 
 FORMATS = {"json": "application/json", "md": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 TITLES = {"processor": "Record of processing activities carried out as processor (GDPR Art. 30(2))",
@@ -125,7 +126,7 @@ def _columns(activity: dict) -> str:
 
 def _csv(record: dict) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.Writer(out)
     measures = "; ".join(f"{m['measure']}: {m['detail']}" for m in record["measures"])
     periods = {r["name"]: r["period"] for r in record["retention"]}
 

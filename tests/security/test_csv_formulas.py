@@ -74,3 +74,13 @@ def test_data_subject_export_csv_is_neutralised_and_json_exact():
     assert [row["subject"] for row in rows] == ["'" + f for f in FORMULAS]
     assert [row["n"] for row in rows] == [str(-n) for n in range(len(FORMULAS))]  # numbers stay numbers
     assert [r["subject"] for r in json.loads(archive.read("subject.json"))["support_requests"]] == FORMULAS
+
+
+def test_art30_record_csv_is_neutralised(session, make_keyed_tenant):
+    from privacy_saas.records import art30, formats
+
+    make_keyed_tenant("formula", name=FORMULAS[0])
+    record = art30.record("processor")
+    rows = rows_of(formats.render(record, "csv"))
+    assert "'" + FORMULAS[0] in {row["controller"] for row in rows}
+    assert FORMULAS[0] in {c["name"] for c in json.loads(formats.render(record, "json"))["controllers"]}
