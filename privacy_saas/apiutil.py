@@ -81,6 +81,7 @@ def error_statuses(path: str, method: str, operation: dict) -> list[int]:
     statuses = [400, 503]  # bounded input everywhere; the database may be down
     if operation.get("security") != []:
         statuses += [401, 403]  # no or a bad token, the wrong role or principal, a cookie without CSRF token
+        statuses.append(410)  # a record whose keys were destroyed (a backup restored after a purge)
     names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
     if "{" in path or names & {"tenant", "chain"}:
         statuses.append(404)  # what the path or a filter names does not exist (or is another tenant's)

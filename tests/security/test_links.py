@@ -24,7 +24,7 @@ def own_outbox(app, tmp_path, monkeypatch):
 
 def outbox(app) -> list:
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))]
+            for p in sorted(Path(app.config["OUTBOX_DIR"]).rglob("*.eml"))]
 
 
 def users_named(session, tenant, address: str) -> int:
