@@ -2,8 +2,9 @@
 
 Query strings carry e-mail addresses (`?email=`, SCIM `filter=userName eq "..."`, console searches)
 and some paths carry a secret or a person's pseudonym (set-password and unsubscribe links). Every
-query value is redacted except those of SAFE_PARAMETERS (paging, states, codes): a new parameter is
-redacted until someone decides it is safe. Installed on werkzeug's request log by the app factory,
+query value is redacted except those of SAFE_PARAMETERS (paging, states, codes), and those too when
+they look like an e-mail address (a caller may put anything anywhere): a new parameter is redacted
+until someone decides it is safe. Installed on werkzeug's request log by the app factory,
 and on gunicorn's access log by `gunicorn.conf.py` (logger_class).
 """
 from __future__ import annotations
@@ -37,7 +38,8 @@ def redact_query(query: str) -> str:
         if not equals:
             pairs.append(REDACTED if pair else pair)  # `?ada@example.com`: a bare value
         else:
-            pairs.append(f"{name}={value if unquote_plus(name) in SAFE_PARAMETERS else REDACTED}")
+            safe = unquote_plus(name) in SAFE_PARAMETERS and not _EMAIL_SEGMENT.fullmatch(value)
+            pairs.append(f"{name}={value if safe else REDACTED}")
     return "&".join(pairs)
 
 

@@ -34,7 +34,8 @@ JSON_NUMBER_RANGE = (-(2**63), 2**63 - 1)
 _INT32 = (-(2**31), 2**31 - 1)
 #: Query parameters that are integers wherever the product reads them, with their bounds. SCIM reads a
 #: startIndex below 1 as 1 and a negative count as 0 (RFC 7644 3.4.2.4), so those may be negative.
-QUERY_INTEGERS = {"page": (1, _INT32[1]), "page_size": (1, _INT32[1]), "startIndex": _INT32, "count": _INT32}
+QUERY_INTEGERS = {"page": (1, _INT32[1]), "page_size": (1, _INT32[1]), "per_page": (1, _INT32[1]),
+                  "startIndex": _INT32, "count": _INT32}
 #: Longest integer literal looked at; anything longer is out of every range above.
 _MAX_DIGITS = 20
 _INTEGER = re.compile(r"[+-]?[0-9]{1,%d}" % _MAX_DIGITS)

@@ -45,6 +45,15 @@ def latest(chain: str) -> AuditCheckpoint:
     return checkpoint
 
 
+def current(chain: str, sign: Signer) -> AuditCheckpoint:
+    """Return the chain's latest checkpoint; a chain never signed has its head signed now (on demand),
+    so a tenant can hold evidence from its first day rather than after the first daily signing."""
+    try:
+        return latest(chain)
+    except NotFound:
+        return make(chain, sign)[0]
+
+
 def list_for(chain: str, *, page_number: int = 1, page_size: int = 50) -> tuple[list[AuditCheckpoint], int]:
     """Return one page of the chain's checkpoints, newest first, and their number."""
     where = AuditCheckpoint.chain == chain

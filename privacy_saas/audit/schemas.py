@@ -48,6 +48,8 @@ class ChainQuerySchema(Schema):
     chain = fields.String(validate=validate.Regexp(f"^(?:{CHAIN_NAME})$"), metadata={
         "description": "`tenant:<id>`, `controller` or `platform` (staff, required); a tenant's own chain "
                        "is implied for a tenant token."})
+    tenant = fields.String(validate=validate.Length(max=63), metadata={
+        "description": "Staff: the tenant's chain by its slug, instead of `chain`."})
 
 
 class CheckpointSchema(Schema):

@@ -40,14 +40,20 @@ def allowed_chain(query: dict) -> str:
     principal = authenticated()
     if principal.kind == "tenant":
         own = scope_of(principal.tenant_id)
-        if query.get("chain", own) != own:
+        if query.get("chain", own) != own or query.get("tenant", principal.tenant.slug) != principal.tenant.slug:
             raise NotFound("no such audit chain", code="no_chain")
         return own
     if not principal.can("audit.read"):
         raise Forbidden("your role may not do this", code="forbidden_role")
+    if query.get("chain") and query.get("tenant"):
+        raise AppError("the request is invalid", code="invalid_input",
+                       errors={"chain": ["name the chain once: chain or tenant"]})
+    if query.get("tenant"):
+        return scope_of(tenants.get_by_slug(query["tenant"]).id)
     if not query.get("chain"):
         raise AppError("the request is invalid", code="invalid_input",
-                       errors={"chain": ["required for staff: tenant:<id>, controller or platform"]})
+                       errors={"chain": ["required for staff: tenant:<id>, controller or platform "
+                                         "(or tenant=<slug>)"]})
     return query["chain"]
 
 
@@ -85,8 +91,9 @@ class Checkpoint(MethodView):
     @blp.arguments(ChainQuerySchema, location="query")
     @blp.response(200, CheckpointSchema)
     def get(self, query):
-        """The chain's latest signed checkpoint (a tenant: its own chain); keep it as evidence."""
-        return checkpoints.latest(allowed_chain(query))
+        """The chain's latest signed checkpoint (a tenant: its own chain; signed now if never before); keep it
+        as evidence."""
+        return checkpoints.current(allowed_chain(query), certificates.sign)
 
     @blp.arguments(ChainQuerySchema, location="query")
     @blp.doc(responses={201: {"links": {

@@ -76,6 +76,8 @@ def _verify_checkpoints(path: Path, public_key: bytes | None, slugs: dict) -> No
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         fail(f"{path} is not JSON ({exc})")
+    except RecursionError:
+        fail(f"{path} is not a checkpoint: nested too deep")
     items = document if isinstance(document, list) else [document]
     if not items:
         fail(f"{path} holds no checkpoint")

@@ -187,7 +187,7 @@ def test_a_forged_checkpoint_is_invalid(session, runner, chain, tmp_path, change
     assert result.exit_code == 1 and "INVALID: the signature does not verify" in result.output
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"seq": 1}', '[{"type": "x"}]', "42",
+@pytest.mark.parametrize("content", ["not json", "[]", '{"seq": 1}', '[{"type": "x"}]', "42", "[" * 100_000,
                                      json.dumps({"type": CHECKPOINT_TYPE, "chain": "platform", "seq": True,
                                                  "hash": "zz", "signed_at": "x", "key_id": "k",
                                                  "algorithm": "Ed25519", "signature": "!"})])

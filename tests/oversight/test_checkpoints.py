@@ -90,25 +90,32 @@ def tenant_chain(session, org, org_token, client):
     return audit.scope_of(org.id), bearer(org_token)
 
 
-def test_a_tenant_fetches_its_own_signed_checkpoints(client, session, tenant_chain, other_org, other_token):
+def test_a_tenant_fetches_its_own_signed_checkpoints(client, session, tenant_chain, org, other_org, other_token):
     chain, headers = tenant_chain
     assert client.get("/api/v1/audit", headers=headers).status_code == 200  # the token's first use, audited
-    missing = client.get("/api/v1/audit/checkpoint", headers=headers)
-    assert missing.status_code == 404 and missing.json["code"] == "no_checkpoint"
+    # Never signed yet: the first GET signs the head on demand, later GETs return that checkpoint.
+    first = client.get("/api/v1/audit/checkpoint", headers=headers)
+    assert first.status_code == 200, first.json
+    assert set(first.json) == {"type", "chain", "seq", "hash", "signed_at", "key_id", "algorithm", "signature"}
+    assert first.json["chain"] == chain
+    assert client.get("/api/v1/audit/checkpoint", headers=headers).json == first.json
+    assert client.post("/api/v1/audit/checkpoint", headers=headers).json == first.json  # the same head
+    audit.record("user.update", tenant_id=org.id, actor=("cli", None))
+    session.commit()
     made = client.post("/api/v1/audit/checkpoint", headers=headers)
     assert made.status_code == 201, made.json
-    assert set(made.json) == {"type", "chain", "seq", "hash", "signed_at", "key_id", "algorithm", "signature"}
-    assert made.json["chain"] == chain
+    assert made.json["chain"] == chain and made.json["seq"] == first.json["seq"] + 1
     again = client.post("/api/v1/audit/checkpoint", headers=headers)
     assert again.status_code == 200 and again.json == made.json  # the same head: the same checkpoint
     assert client.get("/api/v1/audit/checkpoint", headers=headers).json == made.json
     assert client.get(f"/api/v1/audit/checkpoint?chain={chain}", headers=headers).json == made.json
-    assert client.get("/api/v1/audit/checkpoints", headers=headers).json == [made.json]
+    assert client.get("/api/v1/audit/checkpoints", headers=headers).json == [made.json, first.json]
     # Another tenant's chain does not exist for this tenant, and this one not for the other.
     other = audit.scope_of(other_org.id)
     assert client.get(f"/api/v1/audit/checkpoint?chain={other}", headers=headers).status_code == 404
     assert client.get(f"/api/v1/audit/checkpoints?chain={chain}", headers=bearer(other_token)).status_code == 404
     assert client.post(f"/api/v1/audit/checkpoint?chain={chain}", headers=bearer(other_token)).status_code == 404
+    assert client.get(f"/api/v1/audit/checkpoint?tenant={other_org.slug}", headers=headers).status_code == 404
 
 
 def test_a_checkpoint_verifies_with_the_public_key_alone(client, tenant_chain):
@@ -122,7 +129,7 @@ def test_a_checkpoint_verifies_with_the_public_key_alone(client, tenant_chain):
     assert kept["key_id"] == hashlib.sha256(public_key.public_bytes_raw()).hexdigest()[:16]
 
 
-def test_staff_name_the_chain(client, session, tenant_chain, make_staff):
+def test_staff_name_the_chain(client, session, tenant_chain, make_staff, org):
     chain, headers = tenant_chain
     client.post("/api/v1/audit/checkpoint", headers=headers)
     dpo = bearer(tokens.issue(kind="staff", name="d", staff_id=make_staff("dpo")[0].id)[1])
@@ -131,6 +138,11 @@ def test_staff_name_the_chain(client, session, tenant_chain, make_staff):
     response = client.get("/api/v1/audit/checkpoint", headers=dpo)
     assert response.status_code == 400 and "chain" in response.json["errors"]
     assert client.get("/api/v1/audit/checkpoint?chain=nonsense", headers=dpo).status_code == 400
+    # or the tenant's chain by its slug, as the audit list filters by it; not both.
+    assert client.get(f"/api/v1/audit/checkpoint?tenant={org.slug}", headers=dpo).json["chain"] == chain
+    both = client.get(f"/api/v1/audit/checkpoint?tenant={org.slug}&chain={chain}", headers=dpo)
+    assert both.status_code == 400 and "chain" in both.json["errors"]
+    assert client.get("/api/v1/audit/checkpoint?tenant=nobody", headers=dpo).status_code == 404
     assert client.get(f"/api/v1/audit/checkpoint?chain={chain}", headers=support).status_code == 403
     assert client.get("/api/v1/audit/checkpoint?chain=controller", headers=dpo).status_code == 404
     assert client.get(f"/api/v1/audit/checkpoint?chain={chain}").status_code == 401

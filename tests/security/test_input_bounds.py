@@ -127,6 +127,7 @@ def test_the_nesting_limit_is_exact():
     ("/api/v1/users?page=-1", "page", "between 1"),
     ("/api/v1/users?page=1e3", "page", "must be an integer"),
     ("/api/v1/users?page_size=99999999999999999999", "page_size", "between 1"),
+    ("/api/v1/users?per_page=99999999999999999999", "per_page", "between 1"),
     ("/api/v1/users?email=a%00b@example.com", "email", "NUL"),
     ("/api/v1/users?st%00atus=active", "st\\x00atus", "NUL"),
     ("/api/v1/users?page=0", "page", "between 1"),
