@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from privacy_saas import clock, csvsafe
-from privacy_saas.audit.models import AuditEntry, AuditHead
+from privacy_saas.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from privacy_saas.extensions import db
 
 log = logging.getLogger(__name__)
@@ -176,15 +176,31 @@ class ChainReport:
 
 
 def chains() -> list[str]:
-    """Return every chain: those with a head and those with entries (a chain may have lost either)."""
+    """Return every chain: those with a head, with entries or ever signed (a chain may have lost any)."""
     heads = db.session.scalars(sa.select(AuditHead.scope))
     with_entries = db.session.scalars(sa.select(AuditEntry.scope).distinct())
-    return sorted(set(heads) | set(with_entries))
+    signed = db.session.scalars(sa.select(AuditCheckpoint.chain).distinct())
+    return sorted(set(heads) | set(with_entries) | set(signed))
+
+
+def latest_signed(scope: str) -> tuple[int, bytes] | None:
+    """Return (seq, hash) of the chain's latest checkpoint kept in the database, if any."""
+    row = db.session.execute(sa.select(AuditCheckpoint.seq, AuditCheckpoint.hash)
+                             .where(AuditCheckpoint.chain == scope)
+                             .order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+    return (row.seq, row.hash) if row else None
 
 
 def verify(scope: str | None = None, batch: int = 5000) -> list[ChainReport]:
-    """Walk each chain (or one) and check it against its head; report the first break of each."""
-    return [verify_chain(name, batch=batch) for name in ([scope] if scope else chains())]
+    """Walk each chain (or one) and check it against its head and its latest checkpoint kept in the
+    database; report the first break of each.
+
+    The stored checkpoint catches a chain truncated or recomputed together with its head, unless
+    whoever did it also deleted the checkpoints: only a checkpoint kept outside (`verify_chain`'s
+    anchor, from `audit verify --checkpoint`) survives that.
+    """
+    return [verify_chain(name, anchor=latest_signed(name), batch=batch)
+            for name in ([scope] if scope else chains())]
 
 
 def verify_chain(scope: str, *, anchor: tuple[int, bytes] | None = None, batch: int = 5000) -> ChainReport:

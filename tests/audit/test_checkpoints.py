@@ -44,6 +44,12 @@ def recompute(session, chain, *, move_head: bool) -> None:
     session.commit()
 
 
+def forget_checkpoints(session, chain) -> None:
+    """Delete the chain's checkpoints kept in the database, as a careful forger would."""
+    session.execute(sa.delete(AuditCheckpoint).where(AuditCheckpoint.chain == chain))
+    session.commit()
+
+
 def report_of(chain):
     [report] = [r for r in verify() if r.scope == chain]
     return report
@@ -141,7 +147,11 @@ def test_tamper_rewrite_and_recompute_with_the_head_fails_only_against_a_checkpo
     entries(session, chain)[1].detail = {"n": "forged"}
     session.commit()
     recompute(session, chain, move_head=True)
-    assert report_of(chain).broken_at is None  # the database alone cannot tell
+    # The checkpoint kept in the database still tells, until the forger deletes it too.
+    report = report_of(chain)
+    assert report.broken_at == ENTRIES and report.reason.startswith("differs from the signed checkpoint")
+    forget_checkpoints(session, chain)
+    assert report_of(chain).broken_at is None  # the database alone cannot tell now
     result = verify_checkpoint(runner, path)
     assert result.exit_code == 1 and chain in result.output
     assert f"BROKEN at #{ENTRIES} (differs from the signed checkpoint" in result.output
@@ -151,6 +161,9 @@ def test_tamper_truncate_the_tail_and_move_the_head_fails_against_a_checkpoint(s
     path = checkpoint_file(tmp_path, checkpoints.make(chain, certificates.sign)[0])
     session.execute(sa.delete(AuditEntry).where(AuditEntry.scope == chain, AuditEntry.seq > 3))
     recompute(session, chain, move_head=True)
+    report = report_of(chain)
+    assert report.broken_at == 4 and f"before the signed checkpoint's #{ENTRIES}" in report.reason
+    forget_checkpoints(session, chain)
     assert report_of(chain).broken_at is None
     result = verify_checkpoint(runner, path)
     assert result.exit_code == 1 and f"the chain ends at #3, before the signed checkpoint's #{ENTRIES}" in result.output
@@ -161,6 +174,8 @@ def test_tamper_delete_a_whole_chain_and_its_head_fails_against_a_checkpoint(ses
     session.execute(sa.delete(AuditEntry).where(AuditEntry.scope == chain))
     session.execute(sa.delete(AuditHead).where(AuditHead.scope == chain))
     session.commit()
+    assert report_of(chain).broken_at == 1  # its checkpoint in the database says it existed
+    forget_checkpoints(session, chain)
     assert chain not in [r.scope for r in verify()]  # gone without a trace inside the database
     result = verify_checkpoint(runner, path)
     assert result.exit_code == 1 and "the chain ends at #0" in result.output
