@@ -32,6 +32,7 @@ from privacy_saas.crypto.cli import keys_cli
 from privacy_saas.crypto.errors import KeyDestroyed, KeyStoreUnavailable
 from privacy_saas.crypto.keyring import init_keyring
 from privacy_saas.db import configure_sqlite
+from privacy_saas.dbcli import check_distribution_cmd
 from privacy_saas.errors import AppError, problem
 from privacy_saas.health import bp as health_bp
 from privacy_saas.jobs.cli import jobs_cli, worker_cmd
@@ -168,6 +169,8 @@ def _register_commands(app: Flask) -> None:
                   jobs_cli, controller_cli, contacts_cli, retention_cli, dsr_cli, records_cli, breaches_cli,
                   subprocessors_cli):
         app.cli.add_command(group)
+    # Flask-Migrate's `db` group (upgrade, downgrade, ...) gets the schema check beside them.
+    app.cli.commands["db"].add_command(check_distribution_cmd)
 
 
 def _database_unavailable():

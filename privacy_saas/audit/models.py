@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from privacy_saas.datamap import not_personal, person_id, personal, table
 from privacy_saas.db import uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.extensions import db
 
 
@@ -21,7 +22,7 @@ class AuditEntry(db.Model):
     """One recorded instruction, staff action or job outcome."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (sa.UniqueConstraint("scope", "seq"),)
+    __table_args__ = (sa.UniqueConstraint("scope", "seq"), distribution(VENDOR_LOCAL))
     #: An entry is about its actor and targets, named by opaque id only.
     __datamap__ = table(scope="operational", purpose="accountability", retention="audit_trail",
                         lawful_basis="legal_obligation")
@@ -57,6 +58,7 @@ class AuditHead(db.Model):
     """The last link of a scope's chain; locked by each writer so chains never fork."""
 
     __tablename__ = "audit_heads"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="operational", purpose="accountability", retention="audit_trail")
 
     scope: Mapped[str] = mapped_column(sa.String(64), primary_key=True, info=not_personal())
@@ -79,8 +81,9 @@ class AuditCheckpoint(db.Model):
     """
 
     __tablename__ = "audit_checkpoints"
-    __table_args__ = (sa.UniqueConstraint("chain", "seq"), sa.Index("ix_audit_checkpoints_chain_signed_at",
-                                                                   "chain", "signed_at"))
+    __table_args__ = (sa.UniqueConstraint("chain", "seq"),
+                      sa.Index("ix_audit_checkpoints_chain_signed_at", "chain", "signed_at"),
+                      distribution(VENDOR_LOCAL))
     #: The head of a chain and a signature: nothing about anyone.
     __datamap__ = table(scope="operational", purpose="accountability", retention="audit_trail")
 

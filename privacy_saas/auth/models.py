@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from privacy_saas import clock
 from privacy_saas.datamap import not_personal, person_id, personal, table
 from privacy_saas.db import choice, uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.extensions import db
 
 STAFF_ROLES = ("support", "account_manager", "dpo", "admin")
@@ -28,7 +29,7 @@ class Staff(db.Model):
     """A vendor employee who uses the staff console and API."""
 
     __tablename__ = "staff"
-    __table_args__ = (choice("role", "role", STAFF_ROLES),)
+    __table_args__ = (choice("role", "role", STAFF_ROLES), distribution(VENDOR_LOCAL))
     __datamap__ = table(scope="operational", purpose="staff_access", retention="staff_account",
                         lawful_basis="legitimate_interest")
 
@@ -78,6 +79,7 @@ class ApiToken(db.Model):
             "(kind = 'tenant' AND tenant_id IS NOT NULL AND staff_id IS NULL)",
             name="owner",
         ),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="operational", purpose="api_access", retention="api_token",
                         lawful_basis="legitimate_interest")

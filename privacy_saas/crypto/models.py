@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from privacy_saas import clock
 from privacy_saas.datamap import not_personal, table
 from privacy_saas.db import choice, uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.extensions import db
 
 PURPOSES = ("data", "index")
@@ -25,6 +26,7 @@ class DataKey(db.Model):
         choice("purpose", "purpose", PURPOSES),
         sa.CheckConstraint("(wrapped IS NULL) = (destroyed_at IS NOT NULL)", name="destroyed_has_no_key"),
         sa.CheckConstraint("(master_version IS NULL) <> (kek_version IS NULL)", name="one_wrapping_key"),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="operational", purpose="key_management", retention="key_material")
 
@@ -58,7 +60,7 @@ class KeyCustody(db.Model):
     """Which key store holds a scope's key-encryption key, since when; kept after its destruction."""
 
     __tablename__ = "key_custody"
-    __table_args__ = (choice("backend", "backend", CUSTODY_BACKENDS),)
+    __table_args__ = (choice("backend", "backend", CUSTODY_BACKENDS), distribution(VENDOR_LOCAL))
     # The proof of a shred outlives it: certificates and `keys status` read it after the purge.
     __datamap__ = table(scope="operational", purpose="key_management", retention="platform_record")
 
@@ -86,6 +88,7 @@ class KeyRotation(db.Model):
     """Progress of re-encrypting a scope's rows from older data key versions to `to_version`."""
 
     __tablename__ = "key_rotations"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="operational", purpose="key_management", retention="platform_record")
 
     id: Mapped[uuid.UUID] = uuid_pk(not_personal())

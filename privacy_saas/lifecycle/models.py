@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from privacy_saas import clock
 from privacy_saas.datamap import not_personal, person_id, table
 from privacy_saas.db import choice, new_id, uuid_pk
+from privacy_saas.distribution import TENANT, VENDOR_LOCAL, distribution
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
 
@@ -23,6 +24,7 @@ class LegalHold(db.Model):
     """A reason (litigation, tax audit) that blocks a tenant's purge until released."""
 
     __tablename__ = "legal_holds"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="operational", purpose="offboarding", retention="tenant_record",
                         lawful_basis="legitimate_interest")
 
@@ -54,7 +56,7 @@ class PurgeRun(db.Model):
     """The checkpointed progress of one tenant's purge; one per tenant, resumed after a crash."""
 
     __tablename__ = "purge_runs"
-    __table_args__ = (choice("step", "step", PURGE_STEPS),)
+    __table_args__ = (choice("step", "step", PURGE_STEPS), distribution(VENDOR_LOCAL))
     __datamap__ = table(scope="operational", purpose="offboarding", retention="tenant_record")
 
     id: Mapped[uuid.UUID] = uuid_pk(not_personal())
@@ -89,6 +91,7 @@ class DeletionCertificate(db.Model):
     """Signed proof of what a purge erased; holds no personal data."""
 
     __tablename__ = "deletion_certificates"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="operational", purpose="offboarding", retention="tenant_record")
 
     id: Mapped[uuid.UUID] = uuid_pk(not_personal())
@@ -102,7 +105,7 @@ class TenantExport(db.Model):
     """A return export of all tenant data, encrypted at rest under the tenant's data key."""
 
     __tablename__ = "tenant_exports"
-    __table_args__ = (choice("status", "status", ("pending", "ready", "failed", "deleted")),)
+    __table_args__ = (choice("status", "status", ("pending", "ready", "failed", "deleted")), distribution(TENANT))
     __datamap__ = table(scope="processor", purpose="return_export", retention="tenant_contract")
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True, info=not_personal())
@@ -120,7 +123,7 @@ class MonthlyAggregate(db.Model):
     """Non-personal counts kept after an `anonymise` purge: active users, events by kind."""
 
     __tablename__ = "monthly_aggregates"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "month", "metric"),)
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "month", "metric"), distribution(VENDOR_LOCAL))
     __datamap__ = table(scope="processor", purpose="usage_records", retention="tenant_record")
 
     id: Mapped[uuid.UUID] = uuid_pk(not_personal())

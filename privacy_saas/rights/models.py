@@ -11,6 +11,7 @@ from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
 from privacy_saas.datamap import not_personal, person_id, person_state, personal, table
 from privacy_saas.db import choice, new_id
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.errors import Conflict, InvalidTransition
 from privacy_saas.extensions import db
 
@@ -33,6 +34,7 @@ class DataSubjectRequest(EncryptedModel, db.Model):
         choice("channel", "channel", CHANNELS),
         choice("status", "status", REQUEST_STATUSES),
         sa.Index("ix_dsr_requests_status_due", "status", "due_at"),
+        distribution(VENDOR_LOCAL),
     )
     #: Answering requests within their deadlines is the vendor's legal obligation (Art. 12).
     __datamap__ = table(scope="controller", purpose="data_subject_rights", retention="dsr_record",
@@ -97,6 +99,7 @@ class DsrTask(db.Model):
         sa.CheckConstraint("(scope = 'controller') = (tenant_id IS NULL)", name="scope_tenant"),
         sa.Index("ix_dsr_tasks_tenant_status", "tenant_id", "status"),
         sa.Index("ix_dsr_tasks_request", "request_id"),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="controller", purpose="data_subject_rights", retention="dsr_task",
                         lawful_basis="legal_obligation")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from privacy_saas import clock
 from privacy_saas.datamap import not_personal, table
 from privacy_saas.db import uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.extensions import db
 
 
@@ -23,6 +24,7 @@ class Subprocessor(db.Model):
     """A company that processes personal data on the vendor's behalf."""
 
     __tablename__ = "subprocessors"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="operational", purpose="vendor_register", retention="platform_record")
 
     id: Mapped[uuid.UUID] = uuid_pk(not_personal())

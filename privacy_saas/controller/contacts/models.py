@@ -12,6 +12,7 @@ from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_col
 from privacy_saas.datamap import not_personal, person_id, person_state, personal, table
 from privacy_saas.datamap.retention import CONTACTS_NO_CONTACT, CONTACTS_UNCONFIRMED
 from privacy_saas.db import choice, new_id
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.extensions import db
 
 SOURCES = ("linkedin", "event", "web_form", "email_database", "referral", "client_introduction", "other")
@@ -30,6 +31,7 @@ class Contact(EncryptedModel, db.Model):
     __table_args__ = (
         choice("source", "source", SOURCES),
         choice("lawful_basis", "lawful_basis", LAWFUL_BASES),
+        distribution(VENDOR_LOCAL),
     )
     #: The basis is recorded per contact (`lawful_basis`): any of them may apply.
     __datamap__ = table(scope="controller", purpose="marketing", retention=CONTACT_RETENTION,
@@ -97,6 +99,7 @@ class ConsentEvent(EncryptedModel, db.Model):
         choice("purpose", "purpose", CONSENT_PURPOSES),
         choice("action", "action", CONSENT_ACTIONS),
         sa.Index("ix_contact_consents_contact_purpose", "contact_id", "purpose", "at"),
+        distribution(VENDOR_LOCAL),
     )
     #: Goes with its contact; proving consent (Art. 7(1)) is the vendor's legal obligation.
     __datamap__ = table(scope="controller", purpose="consent_evidence", retention=CONTACT_RETENTION,

@@ -11,6 +11,7 @@ from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
 from privacy_saas.datamap import not_personal, person_id, person_state, personal, table
 from privacy_saas.db import choice, new_id, uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.extensions import db
 
 ACTIVITY_KINDS = ("page_view", "form_submit", "download", "signup")
@@ -21,7 +22,7 @@ class WebsiteActivity(EncryptedModel, db.Model):
 
     __tablename__ = "website_activity"
     __key_scope_kind__ = "controller"
-    __table_args__ = (choice("kind", "kind", ACTIVITY_KINDS),)
+    __table_args__ = (choice("kind", "kind", ACTIVITY_KINDS), distribution(VENDOR_LOCAL))
     #: The visitor id comes from an analytics cookie, which needs the visitor's consent (ePrivacy).
     __datamap__ = table(scope="controller", purpose="website_analytics", retention="website_activity",
                         lawful_basis="consent")
@@ -50,7 +51,8 @@ class BillingRecord(db.Model):
     """An invoice: company, amounts and dates only, kept 5 years as a legal obligation."""
 
     __tablename__ = "billing_records"
-    __table_args__ = (sa.CheckConstraint("amount_minor >= 0", name="amount_not_negative"),)
+    __table_args__ = (sa.CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+                      distribution(VENDOR_LOCAL))
     __datamap__ = table(scope="controller", purpose="billing", retention="billing_records",
                         lawful_basis="legal_obligation")
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from privacy_saas import clock
 from privacy_saas.datamap import not_personal, table
 from privacy_saas.db import uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
 
@@ -18,6 +19,7 @@ class RetentionSweep(db.Model):
     """A retention sweep of the controller scope (dry runs are not stored)."""
 
     __tablename__ = "retention_sweeps"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="operational", purpose="retention_enforcement", retention="platform_record")
 
     id: Mapped[uuid.UUID] = uuid_pk(not_personal())

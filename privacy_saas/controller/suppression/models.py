@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from privacy_saas import clock
 from privacy_saas.datamap import not_personal, personal, table
 from privacy_saas.db import choice, uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.extensions import db
 
 REASONS = ("unsubscribe", "erasure", "objection")
@@ -23,7 +24,7 @@ class Suppression(db.Model):
     """An e-mail that must not come back: only its keyed hash, why, and when."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (choice("reason", "reason", REASONS),)
+    __table_args__ = (choice("reason", "reason", REASONS), distribution(VENDOR_LOCAL))
     #: Honouring objections and erasures (Art. 17, 21(3)) is a legal obligation; unsubscribes, a legitimate interest.
     __datamap__ = table(scope="controller", purpose="suppression", retention="suppression_list",
                         lawful_basis=("legal_obligation", "legitimate_interest"))
@@ -52,6 +53,7 @@ class SuppressionKeyCheck(db.Model):
     """
 
     __tablename__ = "suppression_key_checks"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="controller", purpose="suppression", retention="suppression_list")
 
     #: The hash scheme it guards (one row per scheme).

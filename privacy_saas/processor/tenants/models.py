@@ -12,6 +12,7 @@ from privacy_saas import clock
 from privacy_saas.datamap import not_personal, table
 from privacy_saas.datamap.retention import TENANT_CONTRACT, TENANT_USAGE
 from privacy_saas.db import choice, uuid_pk
+from privacy_saas.distribution import REFERENCE, distribution
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
 
@@ -69,6 +70,7 @@ class Tenant(db.Model):
         choice("end_action", "end_action", END_ACTIONS),
         sa.CheckConstraint("contract_end IS NULL OR contract_end >= contract_start",
                            name="contract_dates"),
+        distribution(REFERENCE),
     )
     #: The contract record of a client organisation: no personal data, kept after the purge as its tombstone.
     __datamap__ = table(scope="operational", purpose="tenant_contracts", retention="tenant_record")

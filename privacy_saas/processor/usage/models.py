@@ -11,6 +11,7 @@ from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
 from privacy_saas.datamap import not_personal, person_id, person_state, personal, table
 from privacy_saas.db import choice, new_id
+from privacy_saas.distribution import TENANT, distribution
 from privacy_saas.extensions import db
 
 EVENT_KINDS = ("session", "page_view", "report_download", "email_delivered", "email_opened", "email_clicked")
@@ -27,7 +28,7 @@ class UsageEvent(EncryptedModel, db.Model):
         sa.Index("ix_usage_events_tenant_user", "tenant_id", "user_id"),
         choice("kind", "kind", EVENT_KINDS),
         # One partition per tenant on PostgreSQL (migration 0011, usage/partitions.py): purging is a DROP.
-        {"postgresql_partition_by": "LIST (tenant_id)"},
+        distribution(TENANT, postgresql_partition_by="LIST (tenant_id)"),
     )
     __datamap__ = table(scope="processor", purpose="usage_records", retention="tenant_usage")
 
@@ -56,6 +57,7 @@ class SupportRequest(EncryptedModel, db.Model):
                                 ondelete="CASCADE"),
         sa.Index("ix_support_requests_tenant_user", "tenant_id", "user_id"),
         choice("status", "status", ("open", "closed")),
+        distribution(TENANT),
     )
     __datamap__ = table(scope="processor", purpose="user_support", retention="tenant_contract")
 

@@ -11,6 +11,7 @@ from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
 from privacy_saas.datamap import not_personal, person_id, person_state, personal, table
 from privacy_saas.db import choice, new_id
+from privacy_saas.distribution import TENANT, distribution
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
 
@@ -28,6 +29,7 @@ class RegisteredUser(EncryptedModel, db.Model):
         sa.Index("ix_registered_users_tenant_status_role", "tenant_id", "status", "role"),
         choice("role", "role", ROLES),
         choice("status", "status", STATUSES),
+        distribution(TENANT),
     )
     __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
@@ -124,7 +126,7 @@ class UserGroup(db.Model):
     """A group of a tenant's users (SCIM Groups); the `admins` group is virtual and maps to the role."""
 
     __tablename__ = "user_groups"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "external_id"),)
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "external_id"), distribution(TENANT))
     __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True, info=not_personal())
@@ -159,6 +161,7 @@ class UserGroupMember(db.Model):
                                 ondelete="CASCADE", name="fk_user_group_members_user"),
         sa.UniqueConstraint("tenant_id", "group_id", "user_id"),
         sa.Index("ix_user_group_members_user", "tenant_id", "user_id"),
+        distribution(TENANT),
     )
     __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
@@ -176,14 +179,17 @@ class UserInvitation(db.Model):
         sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["registered_users.tenant_id", "registered_users.id"],
                                 ondelete="CASCADE", name="fk_user_invitations_user"),
         sa.Index("ix_user_invitations_user", "tenant_id", "user_id"),
+        distribution(TENANT),
     )
     __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, info=not_personal())
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
     user_id: Mapped[uuid.UUID] = mapped_column(info=person_id("registered_user"))
-    #: SHA-256 of the secret part of the link (high-entropy, so a fast hash is right).
-    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), unique=True, info=personal(
+    #: SHA-256 of the secret part of the link (high-entropy, so a fast hash is right). Indexed but not
+    #: unique: 256 random bits do not collide, and a uniqueness without tenant_id could not be enforced
+    #: once the table is distributed by tenant (the link does not name its tenant).
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), index=True, info=personal(
         "credentials", subject="registered_user",
         plaintext_because="a SHA-256 of a one-time 256-bit secret: one-way, and looked up when the link is used"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now, info=person_state("registered_user"))
