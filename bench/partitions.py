@@ -1,17 +1,18 @@
-"""What one usage_events partition per tenant costs (PostgreSQL only): statement times vs the number of tenants.
+"""What partitioning usage_events costs (PostgreSQL only): statement times, plain table vs hash partitions.
 
     make bench BENCH=partitions
     DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/partitions.py
 
-Migration 0011 gives every tenant its own partition so that the purge can drop it. This measures the
-price everywhere else, on a fresh database per case: usage_events partitioned (head) or plain (the
-schema of migration 0010), beside 0 or BENCH_PARTITIONS_TENANTS other tenants, with PostgreSQL's
-plan cache in its default mode (`auto`: a prepared statement switches to a generic plan after five
-runs, and a generic plan locks every partition when it starts) or `force_custom_plan`. Each
-statement is its own transaction, as in a request: deleting a registered user (its usage events
-go by ON DELETE CASCADE), the same as the application does it (`SET LOCAL plan_cache_mode =
-force_custom_plan` first), inserting one usage event, counting a user's events. Also the time to
-create a tenant (with a partition: CREATE TABLE + ATTACH).
+Migration 0016b spreads usage_events over 32 hash partitions by tenant (0011 had given each tenant a
+partition of its own; bench/scale.py measured why that went). This measures the price of the
+partitioning on each statement, on a fresh database per case: usage_events partitioned (head) or
+plain (the schema of migration 0010), beside 0 or BENCH_PARTITIONS_TENANTS other tenants, with
+PostgreSQL's plan cache in its default mode (`auto`: a prepared statement may switch to a generic
+plan after five runs, and a generic plan locks every partition when it starts) or
+`force_custom_plan`. Each statement is its own transaction, as in a request: deleting a registered
+user (its usage events go by ON DELETE CASCADE), the same with `SET LOCAL plan_cache_mode =
+force_custom_plan` first, inserting one usage event, counting a user's events. Also the time to
+create a tenant.
 """
 from __future__ import annotations
 
@@ -93,8 +94,8 @@ def run_case(base_url: str, partitioned: bool, others: int, mode: str) -> dict:
                 delete = "DELETE FROM registered_users WHERE tenant_id = :t AND id = :u"
                 result = {
                     "delete user": per_statement_ms(conn, delete, [{"t": tenant, "u": u} for u in users[:STATEMENTS]]),
-                    # As users.remove and the purge do it: custom plans for that transaction only.
-                    "delete user (app)": per_statement_ms(
+                    # Custom plans for that transaction only (what the app did with a partition per tenant).
+                    "delete user (custom)": per_statement_ms(
                         conn, delete, [{"t": tenant, "u": u} for u in users[STATEMENTS:2 * STATEMENTS]],
                         first="SET LOCAL plan_cache_mode = force_custom_plan"),
                     "insert event": per_statement_ms(
@@ -123,7 +124,7 @@ def main() -> None:
     results = {}
     for case in CASES:
         partitioned, others, mode = case
-        print(f"[postgres] {'partitioned' if partitioned else 'plain'}, {others:,} other tenants, "
+        print(f"[postgres] {'hash-partitioned' if partitioned else 'plain'}, {others:,} other tenants, "
               f"plan_cache_mode={mode} ...", flush=True)
         results[case] = run_case(base_url, *case)
     operations = list(next(iter(results.values())))

@@ -129,10 +129,6 @@ def truncate_all(app) -> None:
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         if ON_POSTGRES:
             conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
-            # The tenants are gone; so go their usage partitions (migration 0011), or they pile up.
-            for (name,) in conn.exec_driver_sql("SELECT inhrelid::regclass::text FROM pg_inherits "
-                                                "WHERE inhparent = 'usage_events'::regclass").all():
-                conn.exec_driver_sql(f"DROP TABLE {name}")
         else:
             for table in tables:
                 conn.exec_driver_sql(f'DELETE FROM "{table}"')

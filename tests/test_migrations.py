@@ -107,44 +107,68 @@ def test_downgrade_to_base_and_upgrade_again(scratch_app):
         db.engine.dispose()
 
 
+def tenant_partition(tenant_id) -> str:
+    """The name migration 0011 gave a tenant's own usage partition."""
+    return f"usage_events_t_{tenant_id.hex}"
+
+
 @pytest.mark.postgres
-def test_usage_rows_and_grants_survive_partitioning_down_and_up(scratch_app):
-    """0011 rebuilds usage_events partitioned by tenant: rows, rights and the drop function follow."""
+def test_usage_rows_and_grants_survive_each_partitioning_down_and_up(scratch_app):
+    """0011 made a partition per tenant, 0016b 32 hash partitions: rows and rights follow both ways."""
     from tests.lifecycle.conftest import seed
 
     role = conftest.APP_ROLE
     kind = "SELECT relkind FROM pg_class WHERE relname = 'usage_events'"
+    strategy = "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'usage_events'::regclass"
+    drop_function = "SELECT to_regprocedure('usage_events_drop_partition(uuid)') IS NOT NULL"
     with scratch_app.app_context():
         upgrade()
         tenant = seed("migrated", users=2, events_per_user=3)
         db.session.commit()
-        partition = partitions.partition_name(tenant.id)
+        own_partition = tenant_partition(tenant.id)
         db.session.remove()
+
+        downgrade(revision="0016")
+        with db.engine.begin() as conn:
+            assert conn.exec_driver_sql(strategy).scalar() == "l"
+            assert conn.exec_driver_sql(f'SELECT count(*) FROM ONLY "{own_partition}"').scalar() == 6
+            assert conn.exec_driver_sql(drop_function).scalar()
 
         downgrade(revision="0010")
         with db.engine.begin() as conn:
             assert conn.exec_driver_sql(kind).scalar() == "r"
-            assert conn.exec_driver_sql(f"SELECT to_regclass('{partition}')").scalar() is None
+            assert conn.exec_driver_sql(f"SELECT to_regclass('{own_partition}')").scalar() is None
             assert conn.exec_driver_sql("SELECT count(*) FROM usage_events").scalar() == 6
             conn.exec_driver_sql(f"""DO $$ BEGIN CREATE ROLE {role} NOLOGIN;
                                      EXCEPTION WHEN duplicate_object THEN NULL; END $$""")
             conn.exec_driver_sql(f"GRANT SELECT, INSERT, DELETE ON usage_events TO {role}")
 
+        upgrade(revision="0011")
+        with db.engine.begin() as conn:
+            assert conn.exec_driver_sql(f"""SELECT has_table_privilege('{role}', 'usage_events', 'DELETE'),
+                has_function_privilege('{role}', 'usage_events_drop_partition(uuid)', 'EXECUTE')""").one() \
+                == (True, True)
+
         upgrade()
         with db.engine.begin() as conn:
-            assert conn.exec_driver_sql(kind).scalar() == "p"
-            assert conn.exec_driver_sql(f'SELECT count(*) FROM ONLY "{partition}"').scalar() == 6
+            assert conn.exec_driver_sql(strategy).scalar() == "h"
+            assert conn.exec_driver_sql("SELECT count(*) FROM pg_inherits "
+                                        "WHERE inhparent = 'usage_events'::regclass").scalar() == 32
+            assert conn.exec_driver_sql(f"SELECT to_regclass('{own_partition}')").scalar() is None
+            assert conn.exec_driver_sql("SELECT count(DISTINCT tableoid), count(*) FROM usage_events").one() == (1, 6)
             assert conn.exec_driver_sql(f"""SELECT has_table_privilege('{role}', 'usage_events', 'DELETE'),
-                                                   has_table_privilege('{role}', 'usage_events', 'UPDATE'),
-                has_function_privilege('{role}', 'usage_events_drop_partition(uuid)', 'EXECUTE')""").one() \
-                == (True, False, True)
+                                                   has_table_privilege('{role}', 'usage_events', 'UPDATE')""").one() \
+                == (True, False)
+            assert not conn.exec_driver_sql(drop_function).scalar()
+            assert conn.exec_driver_sql("SELECT count(*) FROM pg_trigger "
+                                        "WHERE tgname = 'tenants_add_usage_partition'").scalar() == 0
             diff = schema_diff(conn)
         assert diff == [], pprint.pformat(diff)
         db.engine.dispose()
 
 
 @pytest.mark.postgres
-def test_an_owner_that_is_not_a_superuser_moves_every_tenants_usage_into_partitions(app, tmp_path_factory):
+def test_an_owner_that_is_not_a_superuser_moves_every_tenants_usage_through_both_layouts(app, tmp_path_factory):
     """As deployed: the migrating role owns the tables and is bound by their FORCE row-level security."""
     from privacy_saas import rls
     from privacy_saas.crypto.service import destroy_tenant_keys
@@ -184,11 +208,16 @@ def test_an_owner_that_is_not_a_superuser_moves_every_tenants_usage_into_partiti
 
             kind = "SELECT relkind FROM pg_class WHERE relname = 'usage_events'"
             usage = "SELECT count(*) FROM usage_events WHERE tenant_id = :t"
-            upgrade()
+            upgrade(revision="0011")
             assert query(kind) == "p"
             assert {slug for slug, tenant_id in tenants.items()
-                    if query("SELECT to_regclass(:p) IS NOT NULL", p=partitions.partition_name(tenant_id))} \
+                    if query("SELECT to_regclass(:p) IS NOT NULL", p=tenant_partition(tenant_id))} \
                 == {"active", "ended", "halfway"}
+            assert {slug: query(usage, t=tenant_id) for slug, tenant_id in tenants.items()} \
+                == {"active": 6, "ended": 2, "halfway": 4, "purged": 0}
+            upgrade()
+            assert query("SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'usage_events'::regclass") \
+                == "h"
             assert {slug: query(usage, t=tenant_id) for slug, tenant_id in tenants.items()} \
                 == {"active": 6, "ended": 2, "halfway": 4, "purged": 0}
 

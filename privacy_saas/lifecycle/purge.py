@@ -3,8 +3,8 @@
 The crypto-shred destroys the tenant's key-encryption key in the key store (crypto/keystore.py):
 every copy of its wrapped data keys, in this database and in every backup of it, becomes useless.
 
-On PostgreSQL the tenant's usage events, nearly all of its rows, live in a partition of their own
-(processor/usage/partitions.py): it is counted and dropped in one transaction instead of deleted.
+On PostgreSQL the tenant's usage events, nearly all of its rows, sit in one of 32 hash partitions
+(processor/usage/partitions.py); its batches delete within that partition and lock nothing else.
 
 Every step is checkpointed in the tenant's PurgeRun and each batch commits with its
 counter, so a worker killed anywhere leaves a state the next run resumes, and two
@@ -12,10 +12,8 @@ runs never delete or certify twice.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-import random
 import shutil
 import signal
 import socket
@@ -46,9 +44,6 @@ log = logging.getLogger(__name__)
 #: Rows per batch transaction: about 0.1 s of deleting on PostgreSQL; per-batch costs (a commit, so an
 #: fsync, the checkpoint, the cut query) made 50,000-row batches 10% slower on a 1,000,000-row tenant.
 DEFAULT_BATCH = 200_000
-#: Tries at dropping a tenant's usage partition while long transactions hold the table (each waits
-#: partitions.LOCK_TIMEOUT_MS, then a growing pause), before the job fails and its retry comes back later.
-DROP_ATTEMPTS = 10
 
 
 class PurgeBusy(Exception):
@@ -245,27 +240,6 @@ def stuck_purges() -> list[tuple[Tenant, PurgeRun]]:
         .order_by(PurgeRun.started_at)).all())
 
 
-def _drop_partition(run_id, tenant_id, deleted: dict) -> int | None:
-    """Drop the tenant's usage partition and checkpoint its count, in one transaction; None if it has none."""
-    for attempt in itertools.count(1):
-        try:
-            count = partitions.drop_tenant_partition(db.session, tenant_id)
-            if count is not None:
-                _checkpoint(run_id, {**deleted, partitions.TABLE: deleted.get(partitions.TABLE, 0) + count})
-                _fault("mid_batch_before_commit")
-            db.session.commit()
-            return count
-        except sa.exc.DBAPIError as error:
-            db.session.rollback()
-            if partitions.sqlstate(error) == partitions.INSUFFICIENT_PRIVILEGE:
-                raise RuntimeError("the database role may not drop usage partitions: GRANT EXECUTE ON FUNCTION "
-                                   "usage_events_drop_partition(uuid) TO it (see README)") from error
-            if not partitions.retryable(error) or attempt >= DROP_ATTEMPTS:
-                raise
-            log.info("purge %s: usage_events busy, partition drop try %d of %d", run_id, attempt, DROP_ATTEMPTS)
-            time.sleep(random.uniform(0.05, 0.1) * attempt)
-
-
 def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable | None) -> None:
     # Core statements by id: the ORM objects expire at each commit and are not reloaded per batch.
     run_id, tenant_id = run.id, tenant.id
@@ -277,13 +251,6 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
             progress(sum(deleted.values()))
 
     for table in purge_tables():
-        if table.name == partitions.TABLE:
-            dropped = _drop_partition(run_id, tenant_id, deleted)
-            if dropped is not None:
-                _fault("after_partition_drop")
-                deleted[table.name] = deleted.get(table.name, 0) + dropped
-                report()
-                continue
         scoped = table.c.tenant_id == tenant_id
         # Keyset: each batch starts after the previous cut, so no batch re-walks the index entries of the
         # rows earlier batches deleted, and is bounded on both sides, so that a generic plan scans only
@@ -291,13 +258,14 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
         after = None
         while True:
             window = scoped if after is None else sa.and_(scoped, table.c.id > after)
+            # Usage events: their partition only; deleting users cascades into usage_events per row.
+            partitions.plan_for_the_parameters(db.session)
             # The id that ends this batch, read from the (tenant_id, id) key; then one range delete.
             cut = db.session.scalar(sa.select(table.c.id).where(window).order_by(table.c.id)
                                     .offset(batch - 1).limit(1))
             statement = sa.delete(table).where(window)
             if cut is not None:
                 statement = statement.where(table.c.id <= cut)
-            partitions.plan_for_the_parameters(db.session)  # deleting users cascades into usage_events per row
             count = db.session.execute(statement).rowcount
             if count == 0:
                 break

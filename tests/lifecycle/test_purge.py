@@ -13,9 +13,7 @@ from privacy_saas.extensions import db
 from privacy_saas.lifecycle import certificates, purge, service
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.users.models import RegisteredUser
-from tests.conftest import ON_POSTGRES
 from tests.lifecycle.conftest import rows_of
 
 END = date(2025, 6, 30)
@@ -141,8 +139,6 @@ def test_reads_after_shred_raise_key_destroyed(session, due):
 KILL_POINTS = ["before_shred", "before_shred_commit", "after_shred", "after_aggregate", "mid_batch_before_commit",
                "after_first_batch", "before_rows_done", "after_files", "before_certificate",
                "before_certificate_commit"]
-if ON_POSTGRES:
-    KILL_POINTS.insert(5, "after_partition_drop")  # the usage partition dropped and committed, the rest not
 
 
 #: Kills that leave the purge part-way through its batches: each run commits one batch and dies, one
@@ -231,10 +227,8 @@ def test_progress_counts_the_rows_deleted_so_far(session, due):
     before = rows_of(tenant.id)
     reports = []
     purge.purge_tenant(tenant.id, batch=6, progress=reports.append)
-    # usage_events in batches of 6, 6, 6, 2 (on PostgreSQL their partition at once); then
-    # support_requests, then registered_users
-    usage = [20] if partitions.supported(session.connection()) else [6, 12, 18, 20]
-    assert reports == usage + [22, 26] and reports[-1] == sum(before.values())
+    # usage_events in batches of 6, 6, 6, 2; then support_requests, then registered_users
+    assert reports == [6, 12, 18, 20, 22, 26] and reports[-1] == sum(before.values())
 
 
 def test_live_lease_blocks_a_second_worker(session, app, due, monkeypatch):

@@ -27,13 +27,12 @@ class UsageEvent(EncryptedModel, db.Model):
         sa.Index("ix_usage_events_tenant_occurred", "tenant_id", "occurred_at"),
         sa.Index("ix_usage_events_tenant_user", "tenant_id", "user_id"),
         choice("kind", "kind", EVENT_KINDS),
-        # One partition per tenant on PostgreSQL (migration 0011, usage/partitions.py): purging is a DROP.
-        distribution(TENANT, postgresql_partition_by="LIST (tenant_id)"),
+        # 32 hash partitions by tenant on PostgreSQL (migration 0016b, usage/partitions.py).
+        distribution(TENANT, postgresql_partition_by="HASH (tenant_id)"),
     )
     __datamap__ = table(scope="processor", purpose="usage_records", retention="tenant_usage")
 
-    #: No foreign key of its own to tenants: the one to registered_users implies it, and on PostgreSQL
-    #: each would lock its table while a tenant's partition is attached (migration 0011).
+    #: No foreign key of its own to tenants: the one to registered_users implies it.
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, info=not_personal())
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
     user_id: Mapped[uuid.UUID] = mapped_column(info=person_id("registered_user"))
