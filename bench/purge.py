@@ -77,9 +77,6 @@ def raw_delete(url: str, workdir: str, tenant_id, tables: list[str], expected: i
     with app.app_context():
         value = tenant_id.hex if url.startswith("sqlite") else tenant_id
         with timer() as t, db.engine.begin() as conn:
-            if not url.startswith("sqlite"):
-                # As the purge does: the per-user cascade into usage_events is planned for its tenant.
-                conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
             deleted = sum(conn.execute(sa.text(f'DELETE FROM "{table}" WHERE tenant_id = :t'), {"t": value}).rowcount
                           for table in tables)
         db.engine.dispose()

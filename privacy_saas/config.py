@@ -71,6 +71,10 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "SECRET_KEY": secret_key,
         "PRIVACY_SAAS_MASTER_KEYS": master_keys,
+        # Scopes whose keys a process keeps unwrapped (each for PRIVACY_SAAS_KEY_CACHE_SECONDS at most):
+        # a DSR look-up reads every tenant's index key, and with fewer entries than tenants each look-up
+        # unwraps them all again (SCALING.md). Keep it above the number of tenants.
+        "PRIVACY_SAAS_KEY_CACHE_SIZE": int(os.environ.get("PRIVACY_SAAS_KEY_CACHE_SIZE", 16_384)),
         "PRIVACY_SAAS_SIGNING_KEY_FILE": os.environ.get(
             "PRIVACY_SAAS_SIGNING_KEY_FILE", str(ipath / "signing_key.pem")
         ),

@@ -117,3 +117,20 @@ def http(method: str, url: str, token: str | None = None, body=None, timeout: fl
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, None
+
+
+@contextmanager
+def statements(session):
+    """Collect the SQL statements the session's connection sends meanwhile (savepoint bookkeeping left out)."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _executemany):
+        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            seen.append(statement)
+
+    bind = session.get_bind()
+    sa.event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", record)

@@ -25,7 +25,7 @@ from privacy_saas import clock
 from privacy_saas.crypto.blind_index import derive_index_key, email_bidx, keyed_hash
 from privacy_saas.crypto.cache import TTLCache
 from privacy_saas.crypto.envelope import FieldCipher
-from privacy_saas.crypto.errors import KeyDestroyed, KeyUnavailable
+from privacy_saas.crypto.errors import CryptoError, KeyDestroyed, KeyUnavailable
 from privacy_saas.crypto.keystore import KeyStore, LocalKeyStore, Receipt, build_stores
 from privacy_saas.crypto.models import DataKey, KeyCustody
 from privacy_saas.crypto.providers import LocalKeyProvider, new_data_key, parse_master_keys
@@ -34,6 +34,8 @@ from privacy_saas.extensions import db
 log = logging.getLogger(__name__)
 
 CONTROLLER_SCOPE = "controller"
+#: Scopes per query when keys are read in bulk (bound parameters stay well below the drivers' limits).
+SCOPES_PER_QUERY = 1000
 
 
 def tenant_scope(tenant_id: uuid.UUID | str) -> str:
@@ -75,13 +77,13 @@ class Keyring:
     """Loads, caches and manages a scope's data keys through its key store."""
 
     def __init__(self, provider: LocalKeyProvider, stores: dict[str, KeyStore], backend: str,
-                 ttl: float = 300.0, recheck: float = 5.0):
+                 ttl: float = 300.0, recheck: float = 5.0, cache_size: int = 1024):
         if backend not in stores:
             raise ValueError(f"key store {backend!r} is not configured")
         self.provider = provider
         self.stores = stores
         self.backend = backend
-        self._cache: TTLCache[str, ScopeKeys] = TTLCache(ttl=ttl, recheck=recheck)
+        self._cache: TTLCache[str, ScopeKeys] = TTLCache(ttl=ttl, recheck=recheck, maxsize=cache_size)
 
     def __repr__(self) -> str:
         return f"Keyring({self.backend}, {self.provider!r}, cached={len(self._cache)})"
@@ -101,11 +103,19 @@ class Keyring:
     # -- reading --------------------------------------------------------------------------
 
     def _rows(self, scope: str):
-        return db.session.execute(
-            sa.select(DataKey.purpose, DataKey.version, DataKey.master_version, DataKey.kek_version,
-                      DataKey.wrapped, DataKey.destroyed_at, KeyCustody.backend)
-            .outerjoin(KeyCustody, KeyCustody.scope == DataKey.scope).where(DataKey.scope == scope)
-        ).all()
+        return self._rows_by_scope([scope]).get(scope, [])
+
+    def _rows_by_scope(self, scopes: list[str]) -> dict[str, list]:
+        """Return the data_keys rows of each of `scopes` that has any, one query per SCOPES_PER_QUERY."""
+        found: dict[str, list] = {}
+        for start in range(0, len(scopes), SCOPES_PER_QUERY):
+            for row in db.session.execute(
+                    sa.select(DataKey.scope, DataKey.purpose, DataKey.version, DataKey.master_version,
+                              DataKey.kek_version, DataKey.wrapped, DataKey.destroyed_at, KeyCustody.backend)
+                    .outerjoin(KeyCustody, KeyCustody.scope == DataKey.scope)
+                    .where(DataKey.scope.in_(scopes[start:start + SCOPES_PER_QUERY]))):
+                found.setdefault(row.scope, []).append(row)
+        return found
 
     @staticmethod
     def _stamp(rows) -> tuple:
@@ -185,6 +195,28 @@ class Keyring:
         if keys.index_key is None:
             raise KeyDestroyed(f"the index key of {scope} has been destroyed")
         return email_bidx(keys.index_key, email)
+
+    def blind_indexes(self, pairs) -> dict[tuple[str, str], bytes]:
+        """Return the blind index of each (scope, e-mail) of `pairs` whose scope still has its index key.
+
+        For look-ups across many scopes (a DSR in every tenant, a plan over every tenant file): the
+        scopes' keys are re-checked, or loaded, with one query per SCOPES_PER_QUERY scopes, where
+        `email_index` asks once per scope. A scope missing from the answer has no live index key.
+        """
+        pairs = list(pairs)
+        keys = {}
+        for scope, rows in self._rows_by_scope(sorted({scope for scope, _ in pairs})).items():
+            hit = self._cache.get(scope)
+            if hit is not None and hit[0].stamp == self._stamp(rows):
+                self._cache.mark_checked(scope)
+                keys[scope] = hit[0]
+            else:
+                try:
+                    keys[scope] = self._load(scope, rows)
+                except CryptoError as error:  # its keys cannot be read here: searchable nowhere
+                    log.error("keys of %s could not be loaded: %s", scope, error)
+        return {(scope, email): email_bidx(keys[scope].index_key, email)
+                for scope, email in pairs if scope in keys and keys[scope].index_key is not None}
 
     def keyed_hash(self, scope: str, value: str) -> bytes:
         """Return a full-length keyed hash of `value` under the scope's index key."""
@@ -410,7 +442,8 @@ def init_keyring(app) -> Keyring:
                            f"not {app.config['KEYSTORE_BACKUP_RETENTION']!r}") from None
     keyring = Keyring(provider, build_stores(app.config, provider), backend,
                       ttl=app.config.get("PRIVACY_SAAS_KEY_TTL_SECONDS", 300.0),
-                      recheck=app.config.get("PRIVACY_SAAS_KEY_RECHECK_SECONDS", 5.0))
+                      recheck=app.config.get("PRIVACY_SAAS_KEY_RECHECK_SECONDS", 5.0),
+                      cache_size=app.config["PRIVACY_SAAS_KEY_CACHE_SIZE"])
     app.extensions["privacy_saas.keyring"] = keyring
     return keyring
 

@@ -36,7 +36,6 @@ from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate,
 from privacy_saas.lifecycle.service import purge_decision
 from privacy_saas.notices import certificates as certificate_mail
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.usage.models import UsageEvent
 
 log = logging.getLogger(__name__)
@@ -258,8 +257,6 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
         after = None
         while True:
             window = scoped if after is None else sa.and_(scoped, table.c.id > after)
-            # Usage events: their partition only; deleting users cascades into usage_events per row.
-            partitions.plan_for_the_parameters(db.session)
             # The id that ends this batch, read from the (tenant_id, id) key; then one range delete.
             cut = db.session.scalar(sa.select(table.c.id).where(window).order_by(table.c.id)
                                     .offset(batch - 1).limit(1))

@@ -9,6 +9,7 @@ from privacy_saas.controller.suppression import service as suppression
 from privacy_saas.extensions import db
 from privacy_saas.processor.usage.models import SupportRequest, UsageEvent
 from privacy_saas.processor.users.models import RegisteredUser
+from tests.helpers import statements
 from tests.rights.conftest import EMAIL
 
 
@@ -152,3 +153,18 @@ def test_staff_cannot_download_a_tenants_export(client, world, role_headers, ten
     client.post(f"/api/v1/instructions/{instruction['id']}/approve", headers=a)
     assert client.get(f"/api/v1/dsr-tasks/{instruction['id']}/export", headers=role_headers("admin")).status_code == 403
     assert client.get(f"/api/v1/instructions/{instruction['id']}/export", headers=a).status_code == 200
+
+
+def test_a_look_up_asks_as_many_queries_beside_thirty_tenants_as_beside_three(session, world, make_keyed_tenant):
+    """Blind indexes and matches are read in bulk: the queries do not grow with the tenants."""
+    from privacy_saas.rights import service
+
+    with statements(session) as few:
+        before = service.lookup(EMAIL)
+    for n in range(27):
+        make_keyed_tenant(f"more-{n}")
+    with statements(session) as many:
+        after = service.lookup(EMAIL)
+    assert len(many) == len(few)
+    assert sorted(after.users) == sorted(before.users) and len(before.users) == 2
+    assert after.contact_id == before.contact_id is not None

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from privacy_saas import audit
 from privacy_saas.crypto import normalise_email
+from privacy_saas.crypto.errors import KeyDestroyed
 from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.errors import Conflict, NotFound
 from privacy_saas.extensions import db
@@ -17,6 +18,9 @@ from privacy_saas.processor.tenants.gates import ensure_readable
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.processor.users.validation import check_email
+
+#: Tenants whose contacts one query reads, when a plan reads every tenant's.
+TENANTS_PER_QUERY = 1000
 
 
 def _index(tenant: Tenant, email: str) -> bytes:
@@ -74,12 +78,36 @@ def remove(tenant: Tenant, contact: PrivacyContact, *, actor=None) -> None:
 def file_changes(tenant: Tenant, emails) -> tuple[list[tuple[str, PrivacyContact | None]], list[PrivacyContact]]:
     """Return what the tenant file changes: addresses to manage by file (with the console contact that
     already holds each, if any), and the file-managed contacts it no longer names."""
-    wanted = {_index(tenant, e): e for e in emails}
-    held = {c.email_bidx: c for c in list_for(tenant)}
-    to_add = [(email, held.get(bidx)) for bidx, email in wanted.items()
-              if bidx not in held or held[bidx].source != "file"]
-    to_remove = [c for bidx, c in held.items() if c.source == "file" and bidx not in wanted]
-    return to_add, to_remove
+    return file_changes_many({tenant: emails})[tenant.id]
+
+
+def file_changes_many(wanted: dict[Tenant, tuple]) -> dict:
+    """Return file_changes for each tenant of `wanted` ({tenant: emails}), by tenant id.
+
+    One query for all their contacts and their keys read in bulk: a plan over every tenant file asks
+    for every tenant.
+    """
+    for tenant in wanted:
+        ensure_readable(tenant)
+    indexes = keyring().blind_indexes((tenant_scope(tenant.id), email)
+                                      for tenant, emails in wanted.items() for email in emails)
+    held: dict = {}
+    ids = [tenant.id for tenant in wanted]
+    for start in range(0, len(ids), TENANTS_PER_QUERY):
+        for contact in db.session.scalars(sa.select(PrivacyContact).where(
+                PrivacyContact.tenant_id.in_(ids[start:start + TENANTS_PER_QUERY]))
+                .order_by(PrivacyContact.tenant_id, PrivacyContact.id)):
+            held.setdefault(contact.tenant_id, {})[contact.email_bidx] = contact
+    changes = {}
+    for tenant, emails in wanted.items():
+        scope, theirs = tenant_scope(tenant.id), held.get(tenant.id, {})
+        if any((scope, email) not in indexes for email in emails):
+            raise KeyDestroyed(f"the index key of {scope} has been destroyed")
+        named = {indexes[(scope, email)]: email for email in emails}
+        changes[tenant.id] = ([(email, theirs.get(bidx)) for bidx, email in named.items()
+                               if bidx not in theirs or theirs[bidx].source != "file"],
+                              [c for bidx, c in theirs.items() if c.source == "file" and bidx not in named])
+    return changes
 
 
 def sync_file(tenant: Tenant, emails) -> tuple[int, int]:

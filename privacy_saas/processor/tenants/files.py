@@ -137,6 +137,10 @@ class TenantFileSchema(Schema):
     admins = fields.List(fields.Nested(AdminSchema), load_default=list)
 
 
+#: One schema for every file: building it is most of the cost of loading a small file.
+_SCHEMA = TenantFileSchema()
+
+
 @dataclass(frozen=True)
 class TenantSpec:
     """What one tenant file asks for."""
@@ -208,7 +212,7 @@ def load_file(path: Path) -> tuple[TenantSpec | None, list[FileError]]:
     except tomllib.TOMLDecodeError as exc:
         return None, [FileError(path, "(syntax)", str(exc))]
     try:
-        data = TenantFileSchema().load(raw)
+        data = _SCHEMA.load(raw)
     except ValidationError as exc:
         return None, [FileError(path, name or "(file)", msg) for name, msg in _flatten(exc.messages)]
     if data["slug"] != path.stem:

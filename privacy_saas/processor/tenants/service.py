@@ -82,6 +82,8 @@ def plan(specs: list[TenantSpec]) -> list[Change]:
     """Compare tenant files with the database, writing nothing."""
     existing = {t.slug: t for t in db.session.scalars(sa.select(Tenant))}
     changes: list[Change] = []
+    admins: dict[Tenant, tuple[Change, tuple]] = {}  # tenants whose files' admins apply would provision
+    contacts: dict[Tenant, tuple[Change, tuple]] = {}  # and the privacy contacts their files name
     for spec in specs:
         tenant = existing.pop(spec.slug, None)
         if tenant is None:
@@ -99,16 +101,26 @@ def plan(specs: list[TenantSpec]) -> list[Change]:
         move = _status_after(spec, tenant.status)
         if move:
             diff["status"] = (tenant.status, move)
-        if (tenant.accepts_writes or move == "active") and move != "ended":
-            missing = users.admins_to_provision(tenant, spec.admins)
-            if missing:
-                diff["admins"] = (len(spec.admins) - len(missing), len(spec.admins))
-        added, removed = privacy_contacts.file_changes(tenant, spec.privacy_contacts)
+        change = Change(spec.slug, "update" if diff else "unchanged", diff)
+        changes.append(change)
+        contacts[tenant] = (change, spec.privacy_contacts)
+        if spec.admins and (tenant.accepts_writes or move == "active") and move != "ended":
+            admins[tenant] = (change, spec.admins)
+    # One look-up for every file's admins and privacy contacts: a plan over thousands of files asks
+    # for all of them.
+    missing = users.admins_to_provision({tenant: wanted for tenant, (_change, wanted) in admins.items()})
+    for tenant, (change, wanted) in admins.items():
+        if missing[tenant.id]:
+            change.changes["admins"] = (len(wanted) - len(missing[tenant.id]), len(wanted))
+            change.action = "update"
+    contact_changes = privacy_contacts.file_changes_many({tenant: emails for tenant, (_c, emails) in contacts.items()})
+    for tenant, (change, emails) in contacts.items():
+        added, removed = contact_changes[tenant.id]
         if added or removed:
             # Counts only: the addresses are personal data and plan output lands in terminals and CI logs.
-            diff["privacy_contacts"] = (len(spec.privacy_contacts) - len(added) + len(removed),
-                                        f"{len(spec.privacy_contacts)} (+{len(added)} -{len(removed)})")
-        changes.append(Change(spec.slug, "update" if diff else "unchanged", diff))
+            change.changes["privacy_contacts"] = (len(emails) - len(added) + len(removed),
+                                                  f"{len(emails)} (+{len(added)} -{len(removed)})")
+            change.action = "update"
     for slug, tenant in sorted(existing.items()):
         changes.append(Change(slug, "orphaned", note=f"(no file; {tenant.status}; never deleted by apply)"))
     return changes

@@ -13,12 +13,15 @@ however small, and a lock on the whole table at every purge; hence 0016b.
 The partitions are not in the models (Alembic must ignore them); the application reaches the rows
 through the parent table only, where row-level security applies, and each partition carries the
 same policy besides. SQLite has no partitions.
+
+PostgreSQL's plan cache stays in its default mode: a generic plan locks all 32 partitions and
+their indexes before it prunes, which costs less than planning each statement again (deleting a
+user, whose events go by cascade: 0.67 ms against 1.0 ms forcing custom plans). With a partition
+per tenant it had been the other way round, and the application had forced custom plans.
 """
 from __future__ import annotations
 
 import re
-
-import sqlalchemy as sa
 
 TABLE = "usage_events"
 #: Number of hash partitions (migration 0016b); a power of two, so that each can be split in two.
@@ -39,19 +42,3 @@ def is_partition(name: str) -> bool:
 def include_name(name, type_, parent_names) -> bool:
     """Alembic `include_name` hook: leave the usage partitions out of schema comparisons."""
     return not (type_ == "table" and name is not None and is_partition(name))
-
-
-def supported(connection) -> bool:
-    return connection.dialect.name == "postgresql"
-
-
-def plan_for_the_parameters(session) -> None:
-    """Plan the rest of this transaction's statements for their actual parameters (PostgreSQL).
-
-    A cached generic plan on usage_events locks every partition and its indexes each time it runs,
-    before it prunes them; the ON DELETE CASCADE from registered_users runs such a plan per deleted
-    user. A custom plan prunes to the tenant's partition while planning. For the transactions that
-    delete registered users or usage events.
-    """
-    if supported(session.connection()):
-        session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))

@@ -11,7 +11,6 @@ from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant, parse_period
 from privacy_saas.processor.tenants.gates import ensure_writable
-from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.usage.models import SupportRequest, UsageEvent
 from privacy_saas.processor.users.models import RegisteredUser
 
@@ -76,7 +75,6 @@ def held_about(tenant: Tenant, user_id) -> dict[str, int]:
 def delete_expired_usage(tenant: Tenant, batch: int = RETENTION_BATCH) -> int:
     """Delete one batch of the tenant's events older than its usage retention; return how many."""
     cutoff = clock.now() - parse_period(TENANT_USAGE.tenant_period(tenant))
-    partitions.plan_for_the_parameters(db.session)  # a generic plan would lock every tenant's partition
     ids = db.session.scalars(
         sa.select(UsageEvent.id).where(UsageEvent.tenant_id == tenant.id, UsageEvent.occurred_at < cutoff)
         .limit(batch)).all()

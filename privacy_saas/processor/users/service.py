@@ -10,6 +10,7 @@ import logging
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from privacy_saas import audit, clock
 from privacy_saas.auth.passwords import hash_password
@@ -19,7 +20,6 @@ from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.gates import HOLDING, ensure_readable, ensure_writable
 from privacy_saas.processor.tenants.models import Tenant
-from privacy_saas.processor.usage import partitions
 from privacy_saas.processor.users.invitations import Invitation, invite_user
 from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_fields
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: What a data-subject rectification may change.
 RECTIFIABLE = ("display_name", "given_name", "family_name")
+#: (tenant, blind index) pairs per query when users are looked up across tenants on SQLite.
+PAIRS_PER_QUERY = 500
 
 
 def _lock_tenant(tenant: Tenant) -> None:
@@ -77,6 +79,35 @@ def find_by_email(tenant: Tenant, email: str) -> RegisteredUser | None:
     return user if user is None or index_matches(user) else None
 
 
+def match_email_indexes(pairs) -> list[RegisteredUser]:
+    """Return the users matching a (tenant id, blind index) of `pairs`, by tenant, each confirmed by
+    `index_matches` as `find_by_email` confirms its one.
+
+    For look-ups across tenants (a DSR, a plan over every tenant file).
+    """
+    pairs = list(pairs)
+    if not pairs:
+        return []
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The pairs as two arrays, joined: one statement of two parameters however many tenants
+        # (10,000 pairs: 0.14 s, where VALUES lists of a thousand took 1.4 s and ORs 1.6 s).
+        wanted = sa.func.unnest(sa.cast([t for t, _ in pairs], postgresql.ARRAY(sa.Uuid)),
+                                sa.cast([b for _, b in pairs], postgresql.ARRAY(sa.LargeBinary))
+                                ).table_valued("tenant_id", "email_bidx").render_derived(name="wanted")
+        found = db.session.scalars(
+            sa.select(RegisteredUser).join(wanted, sa.and_(RegisteredUser.tenant_id == wanted.c.tenant_id,
+                                                           RegisteredUser.email_bidx == wanted.c.email_bidx))
+            .order_by(RegisteredUser.tenant_id)).all()
+    else:
+        found = []
+        for start in range(0, len(pairs), PAIRS_PER_QUERY):
+            # SQLite uses the unique (tenant_id, email_bidx) index for an OR of equalities.
+            found += db.session.scalars(sa.select(RegisteredUser).where(sa.or_(*(
+                sa.and_(RegisteredUser.tenant_id == tenant_id, RegisteredUser.email_bidx == bidx)
+                for tenant_id, bidx in pairs[start:start + PAIRS_PER_QUERY]))).order_by(RegisteredUser.tenant_id)).all()
+    return [user for user in found if index_matches(user)]
+
+
 def find_by_external_id(tenant: Tenant, external_id: str) -> RegisteredUser | None:
     """Return the tenant's user with this identity-provider id."""
     return db.session.scalar(sa.select(RegisteredUser).where(
@@ -121,23 +152,13 @@ def list_for(tenant: Tenant, *, status=None, role=None, email=None, page_number:
 def find_everywhere(email: str) -> tuple[list[tuple[uuid.UUID, uuid.UUID]], int]:
     """Return (tenant id, user id) of this e-mail's user in every tenant holding data, and how many
     tenants could not be searched (their index key is crypto-shredded)."""
-    pairs, unsearchable = [], 0
-    ring = keyring()
-    for tenant_id in db.session.scalars(sa.select(Tenant.id).where(Tenant.status.in_(HOLDING))):
-        try:
-            pairs.append((tenant_id, ring.email_index(tenant_scope(tenant_id), email)))
-        except CryptoError:
-            unsearchable += 1
-    if not pairs:
-        return [], unsearchable
-    # One query of point look-ups on the unique (tenant_id, email_bidx) index; an OR of
-    # equalities, because SQLite does not use the index for a row-value IN.
-    found = db.session.scalars(
-        sa.select(RegisteredUser)
-        .where(sa.or_(*(sa.and_(RegisteredUser.tenant_id == tenant_id, RegisteredUser.email_bidx == bidx)
-                        for tenant_id, bidx in pairs)))
-        .order_by(RegisteredUser.tenant_id)).all()
-    return [(user.tenant_id, user.id) for user in found if index_matches(user)], unsearchable
+    tenant_ids = db.session.scalars(
+        sa.select(Tenant.id).where(Tenant.status.in_(HOLDING)).order_by(Tenant.id)).all()
+    # Every tenant has its own index key: one blind index each, the keys read in bulk.
+    indexes = keyring().blind_indexes((tenant_scope(tenant_id), email) for tenant_id in tenant_ids)
+    pairs = [(tenant_id, bidx) for tenant_id in tenant_ids
+             if (bidx := indexes.get((tenant_scope(tenant_id), email))) is not None]
+    return [(user.tenant_id, user.id) for user in match_email_indexes(pairs)], len(tenant_ids) - len(pairs)
 
 
 def count_active_admins(tenant: Tenant) -> int:
@@ -272,7 +293,6 @@ def remove(tenant: Tenant, user: RegisteredUser, *, actor=None) -> None:
     ensure_writable(tenant)
     _guard_last_admin(tenant, user, role="member", status="disabled")
     user_id = user.id
-    partitions.plan_for_the_parameters(db.session)  # the cascade into usage_events
     db.session.delete(user)
     db.session.flush()
     audit.record("user.remove", tenant_id=tenant.id, targets=[user_id], actor=actor)
@@ -309,10 +329,19 @@ def restrict_processing(tenant: Tenant, user: RegisteredUser, restricted: bool =
 
 # --- admins named in tenant files ----------------------------------------------------------
 
-def admins_to_provision(tenant: Tenant, admins) -> list[tuple[str, str]]:
-    """Return the (email, name) entries that are not yet admins of the tenant."""
-    return [(email, name) for email, name in admins
-            if (user := find_by_email(tenant, email)) is None or user.role != "admin"]
+def admins_to_provision(wanted: dict[Tenant, tuple]) -> dict:
+    """Return, for each tenant of `wanted` ({tenant: ((email, name), ...)}), the entries not yet its admins.
+
+    One look-up for all the tenants: a plan over every tenant file asks for each of them.
+    """
+    indexes = keyring().blind_indexes((tenant_scope(tenant.id), email)
+                                      for tenant, admins in wanted.items() for email, _name in admins)
+    pairs = [(tenant.id, indexes[key]) for tenant, admins in wanted.items() for email, _name in admins
+             if (key := (tenant_scope(tenant.id), email)) in indexes]
+    admins = {(user.tenant_id, user.email_bidx) for user in match_email_indexes(pairs) if user.role == "admin"}
+    return {tenant.id: [(email, name) for email, name in entries
+                        if (tenant.id, indexes.get((tenant_scope(tenant.id), email))) not in admins]
+            for tenant, entries in wanted.items()}
 
 
 def ensure_admins(tenant: Tenant, admins, *, actor=None) -> list[Invitation]:

@@ -176,6 +176,28 @@ def test_tenant_without_a_file_is_reported_orphaned_and_kept(runner, session, te
     assert count(session) == 2
 
 
+def test_plan_asks_as_many_queries_over_twelve_files_as_over_three(runner, session, tenants_dir):
+    """Each file's admins are looked up in bulk: the queries do not grow with the tenants."""
+    from tests.helpers import statements
+
+    def add(first, last):
+        for n in range(first, last):
+            write(tenants_dir, f"t{n}", ACME.replace('slug = "acme"', f'slug = "t{n}"').format(end="2027-12-31"))
+        assert apply(runner, tenants_dir).exit_code == 0
+
+    def queries():
+        with statements(session) as seen:
+            result = plan(runner, tenants_dir)
+        assert result.exit_code == 0, result.output
+        assert {words[0] for words in lines(result)} == {"unchanged"}
+        return len(seen)
+
+    add(0, 3)
+    few = queries()
+    add(3, 12)
+    assert queries() == few
+
+
 def test_contract_already_ended_is_created_as_ended(runner, session, tenants_dir):
     write(tenants_dir, "globex", GLOBEX.format(end="2026-06-30"))
     planned = plan(runner, tenants_dir)
