@@ -50,7 +50,7 @@ def start_workers(k: int, url: str, workdir: str) -> list[subprocess.Popen]:
            "PRIVACY_SAAS_LOG_LEVEL": "WARNING"}
     logs = Path(workdir) / "workers"
     logs.mkdir(exist_ok=True)
-    command = [os.path.join(os.path.dirname(sys.executable), "privacy-saas"), "worker", "--burst", "--sweep-interval", "0"]
+    command = [os.path.join(os.path.dirname(sys.executable), "privacy-saas"), "worker", "--sweep-interval", "0"]
     return [subprocess.Popen(command,
                              cwd=ROOT, env=env, stdout=(logs / f"{n}.log").open("wb"), stderr=subprocess.STDOUT)
             for n in range(k)]
@@ -64,6 +64,20 @@ def wait_registered(conn, k: int, workers: list[subprocess.Popen]) -> None:
         if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
             raise SystemExit("the workers did not start; see their logs")
         time.sleep(0.05)
+
+
+def wait_purged(db, tenant_ids: list, workers: list[subprocess.Popen]) -> None:
+    """Wait (bounded) until every tenant's purge run has finished."""
+    from privacy_saas.lifecycle.models import PurgeRun
+
+    deadline = time.monotonic() + ROUND_TIMEOUT
+    while time.monotonic() < deadline and not any(w.poll() is not None for w in workers):
+        finished = db.session.scalar(sa.select(sa.func.count()).select_from(PurgeRun).where(
+            PurgeRun.tenant_id.in_(tenant_ids), PurgeRun.finished_at.is_not(None)))
+        db.session.rollback()
+        if finished == len(tenant_ids):
+            return
+        time.sleep(0.1)
 
 
 class WaitSampler(threading.Thread):
@@ -117,14 +131,18 @@ def run_round(app, workdir: str, k: int, doomed: list, other, other_before: dict
         with copy.app_context():
             for tenant_id in doomed[:k]:
                 enqueue("privacy_saas.lifecycle.tasks.purge_tenant", str(tenant_id))
-        deadline = time.monotonic() + ROUND_TIMEOUT
-        for worker in workers:
-            worker.wait(timeout=max(deadline - time.monotonic(), 1))
+            wait_purged(db, doomed[:k], workers)
+            db.session.remove()
     finally:
         sampler.stop.set()
-        sampler.join(10)
+        if sampler.is_alive():
+            sampler.join(10)
+        for worker in workers:  # ours: stopped by their own pids
+            worker.terminate()
         for worker in workers:
-            if worker.poll() is None:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait(10)
     with copy.app_context():
