@@ -27,6 +27,7 @@ default 100), BENCH_SCALE_KEEP=1 keeps the database (named in the output) for a 
 """
 from __future__ import annotations
 
+import hmac
 import os
 import random
 import shutil
@@ -76,9 +77,9 @@ class Step:
         """Per-request times (p50/p99); `every_tenant` for a request that visits every tenant."""
         self.figures[name] = ("every" if every_tenant else "latency", [s * 1000 for s in seconds])
 
-    def totals(self, name: str, seconds: list[float]) -> None:
-        """Whole runs over every tenant (min/median)."""
-        self.figures[name] = ("total", [s * 1000 for s in seconds])
+    def totals(self, name: str, seconds: list[float], *, every_tenant: bool = True) -> None:
+        """Whole runs (min/median), by default of something that visits every tenant."""
+        self.figures[name] = ("total" if every_tenant else "runs", [s * 1000 for s in seconds])
 
     def note(self, name: str, text: str) -> None:
         self.figures[name] = ("note", text)
@@ -310,6 +311,18 @@ def measure_plan(step: Step, app, files: Path) -> None:
     step.totals("tenants plan (all files)", seconds)
 
 
+def measure_control(step: Step, when: str) -> None:
+    """The same CPU work at every step, with no database: how loaded the (shared) machine was meanwhile."""
+    key, seconds = b"k" * 32, []
+    for _ in range(TOTAL_RUNS):
+        with timer() as took:
+            for n in range(20_000):
+                hmac.digest(key, str(n).encode(), "sha256")
+        seconds.append(took["seconds"])
+    step.totals(f"control {when}: 20,000 HMACs, no db", seconds, every_tenant=False)
+    step.note(f"load average {when} (1 min)", f"{os.getloadavg()[0]:.1f}")
+
+
 def measure_operations(step: Step, app, url: str) -> None:
     """What running the schema costs: catalog, size, and the two tools that lock every partition at once."""
     from privacy_saas.extensions import db
@@ -350,7 +363,7 @@ def ratio(kind: str, first, last, first_n: int, last_n: int) -> str:
     if kind == "note":
         return ""
     growth = (percentile(last, 50) / percentile(first, 50)) if kind in ("latency", "every") else min(last) / min(first)
-    if kind == "latency":
+    if kind in ("latency", "runs"):
         return f"{growth:.2f}x"
     return f"{growth:.2f}x ({growth * first_n / last_n:.2f}x per tenant)"
 
@@ -420,6 +433,7 @@ def main() -> None:
             seeding[target] = took["seconds"]
             print(f"  seeded in {took['seconds']:.0f} s; measuring ...", flush=True)
             step = Step(target)
+            measure_control(step, "before")
             measure_big_tenant(step, app, big, rng)
             measure_first_ingest(step, app, big, rng)
             measure_dsr(step, app)
@@ -429,6 +443,7 @@ def main() -> None:
             measure_sweep(step, app)
             measure_plan(step, app, files)
             measure_operations(step, app, url)
+            measure_control(step, "after")
             steps.append(step)
             report(steps, seeding, "")
         load_after = os.getloadavg()

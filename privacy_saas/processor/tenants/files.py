@@ -123,6 +123,11 @@ class AdminSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+#: What a file without a [policy] or [notices] table gets (loaded once: building a schema per file is costly).
+_DEFAULT_POLICY = PolicySchema().load({})
+_DEFAULT_NOTICES = NoticesSchema().load({})
+
+
 class TenantFileSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -132,12 +137,12 @@ class TenantFileSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     region = fields.String(required=True, validate=validate.OneOf(REGIONS))
     contract = fields.Nested(ContractSchema, required=True)
-    policy = fields.Nested(PolicySchema, load_default=lambda: PolicySchema().load({}))
-    notices = fields.Nested(NoticesSchema, load_default=lambda: NoticesSchema().load({}))
+    policy = fields.Nested(PolicySchema, load_default=lambda: dict(_DEFAULT_POLICY))
+    notices = fields.Nested(NoticesSchema, load_default=lambda: dict(_DEFAULT_NOTICES))
     admins = fields.List(fields.Nested(AdminSchema), load_default=list)
 
 
-#: One schema for every file: building it is most of the cost of loading a small file.
+#: One schema for every file: building one is most of the cost of loading a small file.
 _SCHEMA = TenantFileSchema()
 
 

@@ -17,6 +17,9 @@ from privacy_saas.processor.users import service as users
 
 log = logging.getLogger(__name__)
 
+#: Tenant files whose tenants one query loads.
+SLUGS_PER_QUERY = 1000
+
 def get(tenant_id) -> Tenant:
     """Return the tenant with `tenant_id`, or raise NotFound."""
     tenant = db.session.get(Tenant, tenant_id)
@@ -80,7 +83,13 @@ def _status_after(spec: TenantSpec, current: str | None) -> str | None:
 
 def plan(specs: list[TenantSpec]) -> list[Change]:
     """Compare tenant files with the database, writing nothing."""
-    existing = {t.slug: t for t in db.session.scalars(sa.select(Tenant))}
+    named = sorted({spec.slug for spec in specs})
+    # Only the tenants the files name are loaded whole (applying one new file reads one row); the
+    # others are listed by slug and status, as orphans.
+    existing = {tenant.slug: tenant for start in range(0, len(named), SLUGS_PER_QUERY)
+                for tenant in db.session.scalars(sa.select(Tenant).where(
+                    Tenant.slug.in_(named[start:start + SLUGS_PER_QUERY])))}
+    named = set(named)
     changes: list[Change] = []
     admins: dict[Tenant, tuple[Change, tuple]] = {}  # tenants whose files' admins apply would provision
     contacts: dict[Tenant, tuple[Change, tuple]] = {}  # and the privacy contacts their files name
@@ -121,8 +130,9 @@ def plan(specs: list[TenantSpec]) -> list[Change]:
             change.changes["privacy_contacts"] = (len(emails) - len(added) + len(removed),
                                                   f"{len(emails)} (+{len(added)} -{len(removed)})")
             change.action = "update"
-    for slug, tenant in sorted(existing.items()):
-        changes.append(Change(slug, "orphaned", note=f"(no file; {tenant.status}; never deleted by apply)"))
+    for slug, status in db.session.execute(sa.select(Tenant.slug, Tenant.status).order_by(Tenant.slug)):
+        if slug not in named:
+            changes.append(Change(slug, "orphaned", note=f"(no file; {status}; never deleted by apply)"))
     return changes
 
 

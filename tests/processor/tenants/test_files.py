@@ -198,6 +198,30 @@ def test_plan_asks_as_many_queries_over_twelve_files_as_over_three(runner, sessi
     assert queries() == few
 
 
+def test_planning_one_file_loads_its_tenant_only_and_lists_the_others_as_orphans(runner, session, tenants_dir):
+    """Applying one new file beside thousands of tenants must not load them all."""
+    from privacy_saas.processor.tenants import service
+
+    for n in range(5):
+        write(tenants_dir, f"t{n}", GLOBEX.replace('slug = "globex"', f'slug = "t{n}"').format(end="2027-06-30"))
+    assert apply(runner, tenants_dir).exit_code == 0
+    session.expunge_all()
+    [spec] = [spec for spec in load_dir(tenants_dir)[0] if spec.slug == "t3"]
+    loaded = []
+
+    def record(tenant, _context):
+        loaded.append(tenant.slug)
+
+    sa.event.listen(Tenant, "load", record)
+    try:
+        changes = service.plan([spec])
+    finally:
+        sa.event.remove(Tenant, "load", record)
+    assert [c.action for c in changes] == ["unchanged"] + ["orphaned"] * 4
+    assert [c.slug for c in changes[1:]] == ["t0", "t1", "t2", "t4"]
+    assert loaded == ["t3"]
+
+
 def test_contract_already_ended_is_created_as_ended(runner, session, tenants_dir):
     write(tenants_dir, "globex", GLOBEX.format(end="2026-06-30"))
     planned = plan(runner, tenants_dir)
