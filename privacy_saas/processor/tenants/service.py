@@ -81,8 +81,8 @@ def _status_after(spec: TenantSpec, current: str | None) -> str | None:
     return None
 
 
-def plan(specs: list[TenantSpec]) -> list[Change]:
-    """Compare tenant files with the database, writing nothing."""
+def plan(specs: list[TenantSpec], *, orphans: bool = True) -> list[Change]:
+    """Compare tenant files with the database, writing nothing; `orphans` lists the tenants without a file."""
     named = sorted({spec.slug for spec in specs})
     # Only the tenants the files name are loaded whole (applying one new file reads one row); the
     # others are listed by slug and status, as orphans.
@@ -130,15 +130,16 @@ def plan(specs: list[TenantSpec]) -> list[Change]:
             change.changes["privacy_contacts"] = (len(emails) - len(added) + len(removed),
                                                   f"{len(emails)} (+{len(added)} -{len(removed)})")
             change.action = "update"
-    for slug, status in db.session.execute(sa.select(Tenant.slug, Tenant.status).order_by(Tenant.slug)):
-        if slug not in named:
-            changes.append(Change(slug, "orphaned", note=f"(no file; {status}; never deleted by apply)"))
+    if orphans:
+        for slug, status in db.session.execute(sa.select(Tenant.slug, Tenant.status).order_by(Tenant.slug)):
+            if slug not in named:
+                changes.append(Change(slug, "orphaned", note=f"(no file; {status}; never deleted by apply)"))
     return changes
 
 
 def apply(specs: list[TenantSpec]) -> list[Change]:
     """Bring the database in line with the files; the caller commits once."""
-    changes = plan(specs)
+    changes = plan(specs, orphans=False)  # apply leaves tenants without a file alone: no need to list them
     by_slug = {spec.slug: spec for spec in specs}
     for change in changes:
         spec = by_slug.get(change.slug)

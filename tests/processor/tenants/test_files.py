@@ -198,7 +198,7 @@ def test_plan_asks_as_many_queries_over_twelve_files_as_over_three(runner, sessi
     assert queries() == few
 
 
-def test_planning_one_file_loads_its_tenant_only_and_lists_the_others_as_orphans(runner, session, tenants_dir):
+def test_one_file_loads_its_tenant_only_and_apply_leaves_the_others_unread(runner, session, tenants_dir):
     """Applying one new file beside thousands of tenants must not load them all."""
     from privacy_saas.processor.tenants import service
 
@@ -220,6 +220,16 @@ def test_planning_one_file_loads_its_tenant_only_and_lists_the_others_as_orphans
     assert [c.action for c in changes] == ["unchanged"] + ["orphaned"] * 4
     assert [c.slug for c in changes[1:]] == ["t0", "t1", "t2", "t4"]
     assert loaded == ["t3"]
+    # Applying one new file neither loads nor lists the others (apply leaves them alone).
+    write(tenants_dir, "t9", GLOBEX.replace('slug = "globex"', 'slug = "t9"').format(end="2027-06-30"))
+    [new] = [spec for spec in load_dir(tenants_dir)[0] if spec.slug == "t9"]
+    loaded.clear()
+    sa.event.listen(Tenant, "load", record)
+    try:
+        assert [(c.slug, c.action) for c in service.apply([new])] == [("t9", "create")]
+    finally:
+        sa.event.remove(Tenant, "load", record)
+    assert loaded == [] and count(session) == 6
 
 
 def test_contract_already_ended_is_created_as_ended(runner, session, tenants_dir):
