@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from privacy_saas import clock
 from privacy_saas.datamap import not_personal, table
 from privacy_saas.db import choice, uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.errors import InvalidTransition
 from privacy_saas.extensions import db
 
@@ -40,6 +41,7 @@ class Job(db.Model):
                  postgresql_where=sa.text(_UNFINISHED_ROWS), sqlite_where=sa.text(_UNFINISHED_ROWS)),
         sa.Index("ix_jobs_tenant_id", "tenant_id", "created_at"),
         sa.Index("ix_jobs_finished", "status", "finished_at"),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="operational", purpose="background_work", retention="job_record")
 
@@ -144,7 +146,7 @@ class WorkerHeartbeat(db.Model):
     """One worker's liveness: when its scheduler last beat, swept and dispatched, and its last error."""
 
     __tablename__ = "worker_heartbeats"
-    __table_args__ = (choice("kind", "kind", WORKER_KINDS),)
+    __table_args__ = (choice("kind", "kind", WORKER_KINDS), distribution(VENDOR_LOCAL))
     __datamap__ = table(scope="operational", purpose="background_work", retention="job_record")
 
     #: host:pid of the worker process.

@@ -17,6 +17,7 @@ from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
 from privacy_saas.datamap import not_personal, person_id, personal, table
 from privacy_saas.db import choice, new_id, uuid_pk
+from privacy_saas.distribution import VENDOR_LOCAL, distribution
 from privacy_saas.errors import Conflict, InvalidTransition
 from privacy_saas.extensions import db
 
@@ -46,6 +47,7 @@ class SubprocessorChange(db.Model):
         choice("status", "status", CHANGE_STATUSES),
         sa.CheckConstraint("(action = 'add') = (subprocessor_id IS NULL)", name="target"),
         sa.Index("ix_subprocessor_changes_status_effective", "status", "effective_on"),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="operational", purpose="vendor_register", retention="platform_record",
                         lawful_basis="legal_obligation")
@@ -123,6 +125,7 @@ class Breach(db.Model):
         choice("subjects_decision", "subjects_decision", SUBJECT_DECISIONS),
         sa.CheckConstraint("occurred_at <= aware_at", name="aware_after_occurred"),
         sa.CheckConstraint("(scope = 'controller') = (authority_deadline IS NOT NULL)", name="authority_clock"),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="operational", purpose="breach_register", retention="platform_record",
                         lawful_basis="legal_obligation")
@@ -211,7 +214,7 @@ class BreachUpdate(db.Model):
     """Information given in phases (Art. 33(4)): what changed, sent to every tenant already notified."""
 
     __tablename__ = "breach_updates"
-    __table_args__ = (sa.UniqueConstraint("breach_id", "phase"),)
+    __table_args__ = (sa.UniqueConstraint("breach_id", "phase"), distribution(VENDOR_LOCAL))
     __datamap__ = table(scope="operational", purpose="breach_register", retention="platform_record",
                         lawful_basis="legal_obligation")
 
@@ -248,6 +251,7 @@ class Notice(EncryptedModel, db.Model):
         sa.Index("ix_notices_change", "change_id"),
         sa.Index("ix_notices_breach", "breach_id", "phase"),
         sa.Index("ix_notices_deadline", "kind", "delivered_at", "deadline"),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="operational", purpose="client_notices", retention="notice_record",
                         lawful_basis="legal_obligation")
@@ -349,6 +353,7 @@ class NoticeTask(db.Model):
                                 name="fk_notice_tasks_notice"),
         sa.Index("ix_notice_tasks_status", "status", "created_at"),
         sa.Index("ix_notice_tasks_notice", "tenant_id", "notice_id"),
+        distribution(VENDOR_LOCAL),
     )
     __datamap__ = table(scope="operational", purpose="client_notices", retention="notice_record",
                         lawful_basis="legal_obligation")
@@ -391,6 +396,7 @@ class CertificateDelivery(EncryptedModel, db.Model):
 
     __tablename__ = "certificate_deliveries"
     __key_scope_kind__ = "delivery"
+    __table_args__ = distribution(VENDOR_LOCAL)
     __datamap__ = table(scope="operational", purpose="client_notices", retention="certificate_delivery",
                         lawful_basis="legal_obligation")
 

@@ -11,6 +11,7 @@ from privacy_saas import clock
 from privacy_saas.crypto.fields import Encrypted, EncryptedModel, ciphertext_column
 from privacy_saas.datamap import not_personal, person_state, personal, table
 from privacy_saas.db import choice, new_id
+from privacy_saas.distribution import TENANT, distribution
 from privacy_saas.extensions import db
 
 #: `file`: named in the tenant file (the contract; apply adds and removes them);
@@ -27,6 +28,7 @@ class PrivacyContact(EncryptedModel, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "email_bidx"),
         choice("source", "source", SOURCES),
+        distribution(TENANT),
     )
     __datamap__ = table(scope="processor", purpose="notice_recipients", retention="tenant_contract")
 
