@@ -5,8 +5,8 @@
 
 PostgreSQL + Redis only. One database is seeded with four ended tenants of the same size
 (BENCH_PURGE_PARALLEL_USERS users with BENCH_PURGE_PARALLEL_EVENTS usage events each) and a live
-neighbour; each round runs on a fresh copy of it. K `privacy-saas worker --burst` processes start
-and register, then K purge jobs are queued at once, one per worker. Reported per K: the span from
+neighbour; each round runs on a fresh copy of it and of its key store. K `privacy-saas worker`
+processes start and register, then K purge jobs are queued at once, one per worker. Reported per K: the span from
 the first purge's start to the last one's end (the purge runs' own timestamps, so worker start-up
 is not counted), rows/s over that span, each purge's duration, and what the purges' database
 sessions waited on, sampled from pg_stat_activity every few milliseconds: a lock shared by the
@@ -42,8 +42,9 @@ ROUND_TIMEOUT = 900
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_workers(k: int, url: str, workdir: str) -> list[subprocess.Popen]:
-    env = {**os.environ, "DATABASE_URL": url, "PRIVACY_SAAS_MASTER_KEYS": BENCH_MASTER_KEYS,
+def start_workers(k: int, copy, workdir: str) -> list[subprocess.Popen]:
+    env = {**os.environ, "DATABASE_URL": copy.url, "PRIVACY_SAAS_MASTER_KEYS": BENCH_MASTER_KEYS,
+           "PRIVACY_SAAS_KEYSTORE": "local", "PRIVACY_SAAS_KEYSTORE_PATH": copy.keystore,
            "PRIVACY_SAAS_INSTANCE": os.path.join(workdir, "instance"), "SECRET_KEY": "bench",
            "PRIVACY_SAAS_EXPORT_DIR": os.path.join(workdir, "exports"),
            "PRIVACY_SAAS_SIGNING_KEY_FILE": os.path.join(workdir, "signing.pem"),
@@ -117,21 +118,21 @@ def run_round(app, workdir: str, k: int, doomed: list, other, other_before: dict
     from privacy_saas.lifecycle.tasks import PURGE_JOB
     from privacy_saas.lifecycle.models import DeletionCertificate, PurgeRun
 
-    url = copy_database(app, workdir, f"parallel{k}")
-    settle(url)
-    copy = open_app(url, workdir)
+    copy = copy_database(app, workdir, f"parallel{k}")
+    settle(copy.url)
     # Jobs go to RQ, to the workers (not run inline as the other benchmarks' apps do).
-    copy.config.update(REDIS_URL=os.environ["REDIS_URL"], JOBS_EAGER=False)
-    conn = redis_connection(copy)
+    on_copy = open_app(copy.url, workdir, KEYSTORE_PATH=copy.keystore,
+                       REDIS_URL=os.environ["REDIS_URL"], JOBS_EAGER=False)
+    conn = redis_connection(on_copy)
     from rq import Queue
 
     Queue(QUEUE_NAME, connection=conn).empty()
-    workers = start_workers(k, url, workdir)
-    sampler = WaitSampler(url)
+    workers = start_workers(k, copy, workdir)
+    sampler = WaitSampler(copy.url)
     try:
         wait_registered(conn, k, workers)
         sampler.start()
-        with copy.app_context():
+        with on_copy.app_context():
             for tenant_id in doomed[:k]:  # as the scheduler owes them
                 enqueue(PURGE_JOB, str(tenant_id), tenant_id=tenant_id, dedupe=purge_dedupe(tenant_id),
                         max_attempts=None)
@@ -150,7 +151,7 @@ def run_round(app, workdir: str, k: int, doomed: list, other, other_before: dict
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait(10)
-    with copy.app_context():
+    with on_copy.app_context():
         runs = db.session.scalars(sa.select(PurgeRun).where(PurgeRun.tenant_id.in_(doomed[:k]))).all()
         certificates = db.session.scalars(sa.select(DeletionCertificate)
                                           .where(DeletionCertificate.tenant_id.in_(doomed[:k]))).all()
@@ -163,7 +164,7 @@ def run_round(app, workdir: str, k: int, doomed: list, other, other_before: dict
         each = sorted((r.finished_at - r.started_at).total_seconds() for r in runs)
         db.session.remove()
         db.engine.dispose()
-    drop_copy(url)
+    drop_copy(copy)
     return {"k": k, "rows": rows, "span": span, "each": each, "left": left, "intact": intact,
             "busy": sampler.busy, "waits": sampler.waits, "samples": sampler.samples}
 

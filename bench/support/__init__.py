@@ -53,8 +53,8 @@ def admin_connection(url):
         admin.dispose()
 
 
-def open_app(url: str, workdir: str):
-    """Create the benchmark app on an existing database at `url` (no migration)."""
+def open_app(url: str, workdir: str, **config):
+    """Create the benchmark app on an existing database at `url` (no migration); `config` overrides."""
     from privacy_saas import create_app
 
     return create_app({
@@ -62,6 +62,7 @@ def open_app(url: str, workdir: str):
         "RATELIMIT_ENABLED": False, "JOBS_EAGER": True, "REDIS_URL": None,
         "EXPORT_DIR": os.path.join(workdir, "exports"),
         "PRIVACY_SAAS_SIGNING_KEY_FILE": os.path.join(workdir, "signing.pem"),
+        **config,
     })
 
 
