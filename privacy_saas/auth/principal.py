@@ -20,6 +20,9 @@ from privacy_saas.extensions import csrf
 CAPABILITIES: dict[str, frozenset[str]] = {
     "tenants.read": frozenset({"support", "account_manager", "dpo", "admin"}),
     "tenants.offboard": frozenset({"account_manager", "admin"}),
+    # Undoing an offboarding, or starting a due purge before the sweep does: the DPO's call (or an admin's).
+    "tenants.reinstate": frozenset({"dpo", "admin"}),
+    "tenants.purge": frozenset({"dpo", "admin"}),
     "legal_holds.manage": frozenset({"dpo", "admin"}),
     "keys.manage": frozenset({"admin"}),
     "audit.read": frozenset({"dpo", "admin"}),

@@ -31,7 +31,7 @@ from privacy_saas.jobs.queue import enqueue, in_process
 from privacy_saas.jobs.runner import describe, worker_name
 from privacy_saas.lifecycle import purge
 from privacy_saas.lifecycle import service as lifecycle
-from privacy_saas.lifecycle.tasks import PURGE_JOB
+from privacy_saas.lifecycle.tasks import owe_purge, purge_dedupe
 from privacy_saas.notices import tasks as notices
 from privacy_saas.processor.tenants.models import Tenant
 
@@ -52,11 +52,6 @@ PRUNE_BATCH = 10_000
 SWEEP_LOCK = 0x7073616173
 #: Longest pause of the loop after repeated errors.
 MAX_BACKOFF = 30.0
-
-
-def purge_dedupe(tenant_id) -> str:
-    """Return the dedupe key of a tenant's purge job: one owed purge per tenant."""
-    return f"purge:{tenant_id}"
 
 
 def sweep(dry_run: bool = False) -> dict:
@@ -80,8 +75,7 @@ def sweep(dry_run: bool = False) -> dict:
             report["purge"].append(tenant.slug)
             if not dry_run:
                 # Never dead: a purge owed at contract end is retried until it finishes.
-                enqueue(PURGE_JOB, str(tenant.id), tenant_id=tenant.id, dedupe=purge_dedupe(tenant.id),
-                        max_attempts=None)
+                owe_purge(tenant)
     for tenant, run in purge.stuck_purges():
         report["stuck"].append(tenant.slug)
         log.warning("purge of tenant %s stuck: purging since %s, no worker holds its lease; its purge is owed "

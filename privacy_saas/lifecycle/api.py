@@ -12,6 +12,7 @@ from privacy_saas.lifecycle.schemas import (
     LegalHoldInSchema,
     LegalHoldSchema,
     PurgeStatusSchema,
+    ReinstateSchema,
     SignedCertificateSchema,
 )
 from privacy_saas.processor.tenants import service as tenants
@@ -26,8 +27,19 @@ class EndContract(MethodView):
     @blp.response(200, TenantSchema)
     @require_staff("tenants.offboard")
     def post(self, data, slug):
-        """End a tenant's contract (offboarding); the purge date follows from its retention."""
+        """End a tenant's contract (offboarding): today or earlier now, a later day scheduled; the purge date
+        follows from its retention."""
         return service.end_contract(tenants.get_by_slug(slug), data.get("on"))
+
+
+@blp.route("/tenants/<string:slug>/reinstate")
+class Reinstate(MethodView):
+    @blp.arguments(ReinstateSchema)
+    @blp.response(200, TenantSchema)
+    @require_staff("tenants.reinstate")
+    def post(self, data, slug):
+        """Renew an ended tenant's contract before its purge starts (or cancel a scheduled end); audited."""
+        return service.reinstate(tenants.get_by_slug(slug), data.get("until"))
 
 
 @blp.route("/tenants/<string:slug>/legal-holds")
@@ -74,6 +86,14 @@ class PurgeStatus(MethodView):
     def get(self, slug):
         """Where the tenant's purge stands: its run (step, lease), its job (attempts, last error, next try)."""
         return tasks.purge_status(tenants.get_by_slug(slug))
+
+    @blp.response(202, PurgeStatusSchema)
+    @require_staff("tenants.purge")
+    def post(self, slug):
+        """Start a due tenant's purge now rather than at the next sweep (409 when it may not run)."""
+        tenant = tenants.get_by_slug(slug)
+        tasks.purge_now(tenant)
+        return tasks.purge_status(tenant)
 
 
 @blp.route("/signing-key")

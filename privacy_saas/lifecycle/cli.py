@@ -65,8 +65,12 @@ def purge_run(slug, batch_size):
         fail(f"{slug} not purged: {decision.reason}")
     tenant_id = tenant.id
     db.session.rollback()
-    with tqdm(unit="row", desc=f"purging {slug}") as bar:
-        def progress(done):
+    # The total is counted once the keys are destroyed, before the first delete: from then on the bar has
+    # its total and an ETA.
+    with tqdm(unit="row", unit_scale=True, desc=f"purging {slug}") as bar:
+        def progress(done, total=None):
+            if total is not None and bar.total != total:
+                bar.total = total
             bar.n = done
             bar.refresh()
 

@@ -5,7 +5,7 @@ None of these hold personal data, so they survive the purge (except exports, whi
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,6 +71,10 @@ class PurgeRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(info=not_personal())
     #: Rows deleted so far per table (committed with each batch).
     rows_deleted: Mapped[dict] = mapped_column(sa.JSON, default=dict, info=not_personal())
+    #: The tenant's rows when the deleting began (counted once, for progress and its ETA); None before.
+    rows_total: Mapped[int | None] = mapped_column(sa.BigInteger, info=not_personal())
+    #: Batches committed so far (a dropped usage partition counts as one).
+    batches: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0", info=not_personal())
     #: Key ids destroyed by the crypto-shred.
     keys_destroyed: Mapped[list] = mapped_column(sa.JSON, default=list, info=not_personal())
     #: Files removed per kind: `return_exports`, `outbox_mails`, `other` (subject-access exports, partials).
@@ -85,6 +89,19 @@ class PurgeRun(db.Model):
 
     def reached(self, step: str) -> bool:
         return PURGE_STEPS.index(self.step) >= PURGE_STEPS.index(step)
+
+    @property
+    def rows_done(self) -> int:
+        return sum((self.rows_deleted or {}).values())
+
+    def eta(self, now: datetime) -> datetime | None:
+        """Return when the row deletion should be done at its pace so far, or None (not started, or done)."""
+        if self.rows_total is None or self.keys_destroyed_at is None or self.reached("rows_deleted"):
+            return None
+        done, elapsed = self.rows_done, (now - self.keys_destroyed_at).total_seconds()
+        if done <= 0 or elapsed <= 0:
+            return None
+        return now + timedelta(seconds=elapsed * max(self.rows_total - done, 0) / done)
 
 
 class DeletionCertificate(db.Model):

@@ -178,8 +178,8 @@ def _first_day(value) -> date:
 
 def _aggregate(run: PurgeRun, tenant: Tenant) -> None:
     """For `anonymise`, keep monthly aggregates of the usage about to be deleted."""
-    # Rows are not counted first: a full extra pass over the tenant's keys for a progress total only.
-    # The certificate counts what each batch deleted, committed with that batch's delete.
+    # The certificate counts what each batch deleted, committed with that batch's delete; the count taken
+    # before the deletes (_count_rows) is for progress only.
     if tenant.end_action == "anonymise":
         db.session.execute(sa.delete(MonthlyAggregate).where(MonthlyAggregate.tenant_id == tenant.id))
         month = sa.func.date_trunc("month", UsageEvent.occurred_at) if db.session.get_bind().dialect.name == "postgresql" \
@@ -212,8 +212,8 @@ def _renew(run_id, **values) -> None:
         raise LeaseLost(f"purge {run_id}: the lease of {_worker_id()} ran out and another worker took it")
 
 
-def _checkpoint(run_id, deleted: dict) -> None:
-    _renew(run_id, rows_deleted=dict(deleted))
+def _checkpoint(run_id, deleted: dict, batches: int) -> None:
+    _renew(run_id, rows_deleted=dict(deleted), batches=batches)
 
 
 def _release(run_id) -> None:
@@ -239,15 +239,30 @@ def stuck_purges() -> list[tuple[Tenant, PurgeRun]]:
         .order_by(PurgeRun.started_at)).all())
 
 
+def _count_rows(run: PurgeRun, tenant_id) -> int:
+    """Count the tenant's rows once, before the first delete, for progress and its ETA (a resumed run adds
+    what the killed one deleted). One count per table on the (tenant_id, ...) keys every table leads with:
+    index-only on PostgreSQL, ~40 ms for a 1,000,000-row tenant (README, Performance)."""
+    if run.rows_total is None:
+        remaining = sum(db.session.scalar(sa.select(sa.func.count()).select_from(table)
+                                          .where(table.c.tenant_id == tenant_id)) for table in purge_tables())
+        _renew(run.id, rows_total=remaining + sum(run.rows_deleted.values()))
+        db.session.commit()
+        db.session.refresh(run)
+    return run.rows_total
+
+
 def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable | None) -> None:
     # Core statements by id: the ORM objects expire at each commit and are not reloaded per batch.
     run_id, tenant_id = run.id, tenant.id
+    total = _count_rows(run, tenant_id)
     deleted = dict(run.rows_deleted)
-    batches = 0
+    batches = 0  # row batches of this run (fault points count these)
+    committed = run.batches  # every batch of the purge, resumed runs included (progress)
 
     def report():
         if progress is not None:
-            progress(sum(deleted.values()))
+            progress(sum(deleted.values()), total)
 
     for table in purge_tables():
         scoped = table.c.tenant_id == tenant_id
@@ -267,10 +282,11 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
             if count == 0:
                 break
             deleted[table.name] = deleted.get(table.name, 0) + count
-            _checkpoint(run_id, deleted)
+            _checkpoint(run_id, deleted, committed + 1)
             _fault("mid_batch_before_commit")
             db.session.commit()
             batches += 1
+            committed += 1
             report()
             if batches == 1:
                 _fault("after_first_batch")

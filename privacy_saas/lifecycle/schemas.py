@@ -3,7 +3,14 @@ from marshmallow import Schema, fields, validate
 
 
 class EndContractSchema(Schema):
-    on = fields.Date(load_default=None, metadata={"description": "Last contract day (default: today)."})
+    on = fields.Date(load_default=None, metadata={
+        "description": "Last contract day (default: today). Today or earlier: users are locked out now; a later "
+                       "day: the end is scheduled and the tenant stays active through it."})
+
+
+class ReinstateSchema(Schema):
+    until = fields.Date(load_default=None, metadata={
+        "description": "The renewed contract's last day (default: open-ended); today or later."})
 
 
 class LegalHoldInSchema(Schema):
@@ -48,6 +55,9 @@ class PurgeRunSchema(Schema):
     locked_by = fields.String(allow_none=True, metadata={"description": "Worker holding the lease (host:pid)."})
     lease_until = fields.DateTime(allow_none=True)
     rows_deleted_total = fields.Function(lambda run: sum(run.rows_deleted.values()))
+    rows_total = fields.Integer(allow_none=True, metadata={
+        "description": "The tenant's rows when the deletes began (None before): progress is rows_deleted_total of it."})
+    batches = fields.Integer(metadata={"description": "Batches committed (a dropped usage partition counts as one)."})
 
 
 class PurgeJobSchema(Schema):
@@ -72,5 +82,11 @@ class PurgeStatusSchema(Schema):
                                    if status.tenant.purge_due_on else None, allow_none=True)
     stuck = fields.Boolean(metadata={"description": "Purging for longer than PURGE_STUCK_SECONDS with no worker "
                                                     "holding its lease."})
+    phase = fields.String(metadata={"description": "In a word: scheduled, not_ended, waiting (retention runs), held, "
+                                                   "due, queued, retrying, running, stuck or done."})
+    reason = fields.Function(lambda status: status.decision.reason,
+                             metadata={"description": "Why it may or may not run now."})
+    eta = fields.DateTime(allow_none=True, metadata={"description": "When the deletes should be done at their pace "
+                                                                    "so far (running only)."})
     run = fields.Nested(PurgeRunSchema, allow_none=True)
     job = fields.Nested(PurgeJobSchema, allow_none=True)

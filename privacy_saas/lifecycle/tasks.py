@@ -5,24 +5,48 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from privacy_saas import audit, rls
+from privacy_saas import audit, clock, rls
+from privacy_saas.errors import Conflict
 from privacy_saas.extensions import db
+from privacy_saas.jobs import queue as jobs_queue
 from privacy_saas.jobs import service as jobs
 from privacy_saas.jobs.models import Job
 from privacy_saas.jobs.context import RetryLater, last_attempt, report_progress
 from privacy_saas.lifecycle import export as exports
 from privacy_saas.lifecycle import purge
 from privacy_saas.lifecycle.models import PurgeRun, TenantExport
+from privacy_saas.lifecycle.service import PurgeDecision, purge_decision
 from privacy_saas.processor.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
 #: The purge job, as job rows name it.
 PURGE_JOB = "privacy_saas.lifecycle.tasks.purge_tenant"
+
+
+def purge_dedupe(tenant_id) -> str:
+    """Return the dedupe key of a tenant's purge job: one owed purge per tenant."""
+    return f"purge:{tenant_id}"
+
+
+def owe_purge(tenant: Tenant) -> Job:
+    """Owe the tenant's purge job (once: an owed one is returned); never dead, retried until it finishes."""
+    return jobs_queue.enqueue(PURGE_JOB, str(tenant.id), tenant_id=tenant.id, dedupe=purge_dedupe(tenant.id),
+                              max_attempts=None)
+
+
+def purge_now(tenant: Tenant) -> Job:
+    """Start a due tenant's purge now instead of at the next sweep (staff); refused when it may not run."""
+    decision = purge_decision(tenant)
+    if not decision.allowed:
+        raise Conflict(f"{tenant.slug} cannot be purged now: {decision.reason}", code="purge_not_allowed")
+    job = owe_purge(tenant)
+    audit.record("purge.requested", tenant_id=tenant.id, targets=[tenant.id, job.id])
+    return job
 
 
 def purge_tenant(tenant_id: str) -> str:
@@ -63,17 +87,44 @@ def build_export(tenant_id: str, export_id: str) -> None:
 
 @dataclass
 class PurgeStatus:
-    """Where a tenant's purge stands: its checkpointed run, its latest job, whether it is stuck."""
+    """Where a tenant's purge stands: its checkpointed run, its latest job, whether it is stuck, and in a word."""
 
     tenant: Tenant
     run: PurgeRun | None
     job: Job | None
     stuck: bool
+    decision: PurgeDecision
+    #: scheduled, not_ended, waiting, held, due, queued, retrying, running, stuck, done.
+    phase: str
+    #: When the row deletion should be done at its pace so far (running only).
+    eta: datetime | None = None
+
+
+def _phase(tenant: Tenant, run: PurgeRun | None, job: Job | None, stuck: bool, decision: PurgeDecision) -> str:
+    if tenant.status == "purged":
+        return "done"
+    if stuck:
+        return "stuck"
+    if job is not None and not job.finished and job.attempts and job.last_error and job.status == "pending":
+        return "retrying"
+    if run is not None and run.finished_at is None:
+        return "running"
+    if job is not None and not job.finished:
+        return "queued"
+    if tenant.status == "active":
+        return "scheduled" if tenant.contract_end is not None and tenant.contract_end >= clock.today() else "not_ended"
+    if decision.allowed:
+        return "due"
+    return "held" if decision.holds else "waiting"
 
 
 def purge_status(tenant: Tenant) -> PurgeStatus:
-    """Return the tenant's purge run (if started), its latest purge job (if any), and whether it is stuck."""
+    """Return the tenant's purge run (if started), its latest purge job (if any), whether it is stuck, its phase."""
     run = db.session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
     latest = jobs.for_tenant(tenant.id, name=PURGE_JOB, limit=1)
+    job = latest[0] if latest else None
     stuck = any(t.id == tenant.id for t, _ in purge.stuck_purges())
-    return PurgeStatus(tenant=tenant, run=run, job=latest[0] if latest else None, stuck=stuck)
+    decision = purge_decision(tenant)
+    phase = _phase(tenant, run, job, stuck, decision)
+    return PurgeStatus(tenant=tenant, run=run, job=job, stuck=stuck, decision=decision, phase=phase,
+                       eta=run.eta(clock.now()) if run is not None and phase == "running" else None)

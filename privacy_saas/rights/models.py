@@ -59,6 +59,8 @@ class DataSubjectRequest(EncryptedModel, db.Model):
     #: Matches found at intake (controller contacts + tenant users); counts, no data.
     match_count: Mapped[int] = mapped_column(default=0, info=person_state("requester"))
     closed_at: Mapped[datetime | None] = mapped_column(info=person_state("requester"))
+    #: Who closed it by hand (staff:<id>), with the reasoned answer; None when its tasks closed it.
+    closed_by: Mapped[str | None] = mapped_column(sa.String(120), info=person_id("staff"))
     email_ct: Mapped[bytes | None] = ciphertext_column("email_ct", personal("contact_details", subject="requester"))
     notes_ct: Mapped[bytes | None] = ciphertext_column("notes_ct", personal("support", subject="requester"))
     extension_reason_ct: Mapped[bytes | None] = ciphertext_column("extension_reason_ct",
@@ -66,6 +68,9 @@ class DataSubjectRequest(EncryptedModel, db.Model):
     #: Rectification: {field: new value}; personal, so sealed.
     changes_ct: Mapped[bytes | None] = ciphertext_column(
         "changes_ct", personal(("identity", "contact_details"), subject="requester"))
+    #: The answer given when staff closed the request ("no personal data found"): free text, so sealed.
+    close_reason_ct: Mapped[bytes | None] = ciphertext_column("close_reason_ct",
+                                                              personal("support", subject="requester"))
 
     tasks: Mapped[list[DsrTask]] = relationship(back_populates="request", order_by="DsrTask.id")
 
@@ -73,6 +78,7 @@ class DataSubjectRequest(EncryptedModel, db.Model):
     notes = Encrypted("str")
     extension_reason = Encrypted("str")
     changes = Encrypted("json")
+    close_reason = Encrypted("str")
 
     def overdue(self, now: datetime | None = None) -> bool:
         """Return whether the request is open past its deadline."""

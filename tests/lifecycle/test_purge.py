@@ -226,9 +226,13 @@ def test_progress_counts_the_rows_deleted_so_far(session, due):
     tenant, _ = due
     before = rows_of(tenant.id)
     reports = []
-    purge.purge_tenant(tenant.id, batch=6, progress=reports.append)
-    # usage_events in batches of 6, 6, 6, 2; then support_requests, then registered_users
-    assert reports == [6, 12, 18, 20, 22, 26] and reports[-1] == sum(before.values())
+    purge.purge_tenant(tenant.id, batch=6, progress=lambda done, total: reports.append((done, total)))
+    # usage_events in batches of 6, 6, 6, 2; then support_requests, then registered_users: each report
+    # against the total counted before the first delete
+    total = sum(before.values())
+    assert reports == [(done, total) for done in (6, 12, 18, 20, 22, 26)] and total == 26
+    run = session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
+    assert (run.rows_total, run.batches, run.rows_done) == (26, 6, 26)
 
 
 def test_live_lease_blocks_a_second_worker(session, app, due, monkeypatch):

@@ -1,6 +1,7 @@
 """`privacy-saas tenants ...`: plan and apply the declarative tenant files, issue a tenant's API token."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -29,11 +30,21 @@ def _load_specs(directory: str | None) -> list[TenantSpec]:
     return specs
 
 
+#: Exit status of an apply refused because it would revert console changes (make run tells it apart).
+DRIFT_EXIT = 3
+
+
+def _console_changes(accept: bool, override: bool) -> str:
+    if accept and override:
+        fail("--accept-console-changes and --override-console-changes exclude each other")
+    return "accept" if accept else "override" if override else "refuse"
+
+
 @tenants_cli.command("plan")
 @click.argument("directory", required=False)
 @with_appcontext
 def tenants_plan(directory):
-    """Show what `apply` would change, writing nothing."""
+    """Show what `apply` would change, writing nothing (and what was changed in the console since)."""
     for change in service.plan(_load_specs(directory)):
         click.echo(change.describe())
     db.session.rollback()
@@ -42,13 +53,31 @@ def tenants_plan(directory):
 @tenants_cli.command("apply")
 @click.argument("directory", required=False)
 @click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--accept-console-changes", "accept", is_flag=True,
+              help="Keep contract ends changed in the console or API; the files' other changes are applied.")
+@click.option("--override-console-changes", "override", is_flag=True,
+              help="Let the files revert contract ends changed in the console or API.")
 @with_appcontext
-def tenants_apply(directory, yes):
-    """Apply tenant files in one transaction (idempotent)."""
+def tenants_apply(directory, yes, accept, override):
+    """Apply tenant files in one transaction (idempotent).
+
+    A contract end changed in the console or API since the files were applied is never reverted
+    silently: apply refuses (exit 3), naming tenant and field, until the file agrees or one of
+    the two options says which side wins.
+    """
+    mode = _console_changes(accept, override)
     specs = _load_specs(directory)
-    planned = service.plan(specs)
+    planned = service.plan(specs, mode)
     for change in planned:
         click.echo(change.describe())
+    drifted = [d for change in planned for d in change.drift]
+    if drifted and mode == "refuse":
+        db.session.rollback()
+        for item in drifted:
+            click.echo(f"refused: {item.describe()}", err=True)
+        click.echo("error: nothing was applied. Edit the file to agree, or apply with --accept-console-changes "
+                   "(keep the console's value) or --override-console-changes (the file wins).", err=True)
+        sys.exit(DRIFT_EXIT)
     if not any(c.action in ("create", "update") for c in planned):
         click.echo("nothing to apply")
         db.session.rollback()
@@ -56,7 +85,7 @@ def tenants_apply(directory, yes):
     if not yes and not click.confirm("apply these changes?", default=False):
         fail("not applied")
     with committed(suffix="; nothing was applied"):
-        service.apply(specs)
+        service.apply(specs, mode)
     click.echo("applied")
 
 

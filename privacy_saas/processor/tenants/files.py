@@ -255,3 +255,65 @@ def load_dir(directory: Path) -> tuple[list[TenantSpec], list[FileError]]:
         if spec:
             specs.append(spec)
     return specs, errors
+
+
+# --- the file and the console, side by side ---------------------------------------------------
+
+#: What the console and the API change as well as the tenant file: the contract's end (ended early,
+#: scheduled, reinstated). Everything else in a file is the file's alone. The status follows it.
+SHARED_FIELDS = ("contract_end",)
+
+
+def _plain(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A value changed outside the file (console or API) since the file was last applied, that the file would revert."""
+
+    slug: str
+    field: str
+    #: What the tenant holds now, and what the file asks for (ISO dates or None).
+    current: str | None
+    in_file: str | None
+
+    def describe(self) -> str:
+        """Return one human line naming tenant, field and both values."""
+        return (f"{self.slug}: {self.field} was changed in the console or API to {self.current or 'none (open-ended)'}; "
+                f"the file says {self.in_file or 'none (open-ended)'}")
+
+
+def drift(tenant, spec: TenantSpec) -> list[Drift]:
+    """Return the shared fields of `tenant` changed outside its file that applying `spec` would revert.
+
+    `tenant.file_state` remembers what the file said when last applied ("applied") and the console
+    values the operator chose to keep over it ("kept", with the file value they were kept against).
+    A difference is the file's to make when the tenant still holds the file's last value (the file
+    changed); it is drift when the tenant's value moved away from it (the console changed it).
+    A tenant with no such record (applied before drift was tracked) follows its file, as it always did.
+    """
+    state = tenant.file_state or {}
+    applied, kept = state.get("applied", {}), state.get("kept", {})
+    found = []
+    for name in SHARED_FIELDS:
+        current, wanted = _plain(getattr(tenant, name)), _plain(getattr(spec, name))
+        if current == wanted or kept.get(name, "-") == wanted or name not in applied or applied[name] == current:
+            continue
+        found.append(Drift(spec.slug, name, current, wanted))
+    return found
+
+
+def kept_fields(tenant, spec: TenantSpec) -> set[str]:
+    """Return the shared fields whose console value the operator kept over this very file value."""
+    kept = (tenant.file_state or {}).get("kept", {})
+    return {name for name in SHARED_FIELDS if name in kept and kept[name] == _plain(getattr(spec, name))}
+
+
+def record_applied(tenant, spec: TenantSpec, keep: set[str] = frozenset()) -> None:
+    """Remember what the file said, and which console values in `keep` stay over it."""
+    kept = {name: value for name, value in ((tenant.file_state or {}).get("kept", {})).items() if name in keep}
+    for name in keep:
+        kept[name] = _plain(getattr(spec, name))
+    applied = {name: _plain(getattr(tenant, name)) for name in SHARED_FIELDS}
+    tenant.file_state = {"applied": applied, "kept": kept}

@@ -112,6 +112,9 @@ class Tenant(db.Model):
     purge_started_at: Mapped[datetime | None] = mapped_column(info=not_personal())
     #: When the purge finished.
     purged_at: Mapped[datetime | None] = mapped_column(info=not_personal())
+    #: The tenant file as last applied, and console changes the operator chose to keep over it:
+    #: {"applied": {field: value}, "kept": {field: the file's value when kept}} (processor/tenants/drift.py).
+    file_state: Mapped[dict | None] = mapped_column(sa.JSON, info=not_personal())
     created_at: Mapped[datetime] = mapped_column(default=clock.now, info=not_personal())
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now, info=not_personal())
 
@@ -154,22 +157,53 @@ class Tenant(db.Model):
             raise InvalidTransition(f"tenant {self.slug} is {self.status}; cannot become {to}")
         self.status = to
 
-    def end_contract(self, on: date | None = None) -> None:
-        """Mark the contract ended (on `on`, default today)."""
-        on = on or clock.today()
+    def last_day_if_ended(self, on: date | None = None) -> date:
+        """Return the last contract day that ending the contract on `on` (default today) gives; raise if refused.
+
+        The end can only come sooner than the contract's own end date, never later (that is a
+        renewal: `reinstate`). An agreed end already past (the sweep noticing it late) stands.
+        """
+        today = clock.today()
+        on = on or today
         if self.status != "active":
             raise InvalidTransition(f"tenant {self.slug} is {self.status}; cannot end its contract")
         if on < self.contract_start:
-            raise InvalidTransition(f"tenant {self.slug}: contract cannot end before it starts")
-        if self.contract_end is None or self.contract_end > on:
-            self.contract_end = on
+            raise InvalidTransition(f"tenant {self.slug}: the contract cannot end on {on}, before it started "
+                                    f"on {self.contract_start}")
+        if self.contract_end is not None and self.contract_end < on:
+            if self.contract_end >= today:
+                raise InvalidTransition(f"tenant {self.slug}: the contract already ends on {self.contract_end}, "
+                                        f"before {on}; to extend it, renew it (reinstate)")
+            return self.contract_end
+        return on
+
+    def end_contract(self, on: date | None = None) -> bool:
+        """End the contract on `on` (default today): now if that day has come, else scheduled; return whether now.
+
+        A scheduled end keeps the tenant active through its last day; the scheduler's sweep ends it
+        the day after.
+        """
+        self.contract_end = self.last_day_if_ended(on)
+        if self.contract_end > clock.today():
+            return False
         self._move(("active",), "ended")
         self.ended_at = clock.now()
+        return True
 
-    def reinstate(self) -> None:
-        """Return an ended tenant to active (contract renewed before the purge started)."""
-        self._move(("ended",), "active")
+    def reinstate(self, until: date | None = None) -> None:
+        """Renew the contract before the purge starts: an ended tenant becomes active again, a scheduled end
+        is cancelled; it then runs until `until` (None: open-ended)."""
+        today = clock.today()
+        if self.status == "active" and (self.contract_end is None or self.contract_end < today):
+            raise InvalidTransition(f"tenant {self.slug} is active with no end scheduled; nothing to reinstate")
+        if until is not None and until < today:
+            raise InvalidTransition(f"tenant {self.slug}: a renewed contract cannot end in the past ({until})")
+        if until is not None and until < self.contract_start:
+            raise InvalidTransition(f"tenant {self.slug}: the contract cannot end before it started")
+        if self.status != "active":
+            self._move(("ended",), "active")
         self.ended_at = None
+        self.contract_end = until
 
     def start_purge(self) -> None:
         """Mark the purge started; only an ended tenant can be purged."""

@@ -8,10 +8,10 @@ import sqlalchemy as sa
 
 from privacy_saas import audit, clock
 from privacy_saas.crypto.service import create_tenant_keys
-from privacy_saas.errors import NotFound
+from privacy_saas.errors import Conflict, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.privacy_contacts import service as privacy_contacts
-from privacy_saas.processor.tenants.files import TenantSpec
+from privacy_saas.processor.tenants.files import Drift, TenantSpec, drift, kept_fields, record_applied
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import service as users
 
@@ -19,6 +19,19 @@ log = logging.getLogger(__name__)
 
 #: Tenant files whose tenants one query loads.
 SLUGS_PER_QUERY = 1000
+#: What `apply` does with values changed in the console or API that the files would revert.
+CONSOLE_CHANGES = ("refuse", "accept", "override")
+
+
+class ConsoleDrift(Conflict):
+    """Applying the files would silently revert changes made in the console or API."""
+
+    code = "console_drift"
+
+    def __init__(self, found: list[Drift]):
+        super().__init__("; ".join(d.describe() for d in found))
+        self.drift = found
+
 
 def get(tenant_id) -> Tenant:
     """Return the tenant with `tenant_id`, or raise NotFound."""
@@ -60,15 +73,23 @@ class Change:
     action: str  # create | update | unchanged | orphaned | locked
     changes: dict = field(default_factory=dict)
     note: str = ""
+    #: Values changed in the console or API that this file would revert.
+    drift: list[Drift] = field(default_factory=list)
+    #: Shared fields whose console value stays (kept by the operator, or accepted in this apply).
+    kept: set[str] = field(default_factory=set)
 
     def describe(self) -> str:
-        """Return one human line."""
+        """Return one human line (and one per drifted value)."""
         if self.action == "update":
             parts = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in self.changes.items())
             text = f"update contract  {self.slug}  ({parts})"
         else:
             text = f"{self.action:<16} {self.slug}"
-        return f"{text}  {self.note}".rstrip()
+        lines = [f"{text}  {self.note}".rstrip()]
+        lines += [f"drift            {d.describe()}" for d in self.drift]
+        lines += [f"kept             {self.slug}: {name} as set in the console (the file differs)"
+                  for name in sorted(self.kept) if name not in {d.field for d in self.drift}]
+        return "\n".join(lines)
 
 
 def _status_after(spec: TenantSpec, current: str | None) -> str | None:
@@ -81,8 +102,13 @@ def _status_after(spec: TenantSpec, current: str | None) -> str | None:
     return None
 
 
-def plan(specs: list[TenantSpec], *, orphans: bool = True) -> list[Change]:
-    """Compare tenant files with the database, writing nothing; `orphans` lists the tenants without a file."""
+def plan(specs: list[TenantSpec], *, orphans: bool = True, console_changes: str = "refuse") -> list[Change]:
+    """Compare tenant files with the database, writing nothing; `orphans` lists the tenants without a file.
+
+    A contract end changed in the console or API since the file was applied is drift: listed, and
+    with `console_changes="refuse"` (the default) left out of the changes; "accept" keeps the
+    console's value (and remembers it over this file value); "override" lets the file revert it.
+    """
     named = sorted({spec.slug for spec in specs})
     # Only the tenants the files name are loaded whole (applying one new file reads one row); the
     # others are listed by slug and status, as orphans.
@@ -102,15 +128,18 @@ def plan(specs: list[TenantSpec], *, orphans: bool = True) -> list[Change]:
         if tenant.status in ("purging", "purged"):
             changes.append(Change(spec.slug, "locked", note=f"(tenant is {tenant.status}; file ignored)"))
             continue
-        diff = {
-            key: (getattr(tenant, key), value)
-            for key, value in spec.tenant_fields().items()
-            if getattr(tenant, key) != value
-        }
-        move = _status_after(spec, tenant.status)
+        found = drift(tenant, spec)
+        kept = kept_fields(tenant, spec)
+        if console_changes != "override":
+            kept |= {d.field for d in found}
+        wanted = {key: value for key, value in spec.tenant_fields().items() if key not in kept}
+        diff = {key: (getattr(tenant, key), value) for key, value in wanted.items() if getattr(tenant, key) != value}
+        # The status follows the contract end: not the file's to move while the console's end stays.
+        move = _status_after(spec, tenant.status) if "contract_end" not in kept else None
         if move:
             diff["status"] = (tenant.status, move)
-        change = Change(spec.slug, "update" if diff else "unchanged", diff)
+        action = "update" if diff or (found and console_changes == "accept") else "unchanged"
+        change = Change(spec.slug, action, diff, drift=found, kept=kept)
         changes.append(change)
         contacts[tenant] = (change, spec.privacy_contacts)
         if spec.admins and (tenant.accepts_writes or move == "active") and move != "ended":
@@ -137,9 +166,18 @@ def plan(specs: list[TenantSpec], *, orphans: bool = True) -> list[Change]:
     return changes
 
 
-def apply(specs: list[TenantSpec]) -> list[Change]:
-    """Bring the database in line with the files; the caller commits once."""
-    changes = plan(specs, orphans=False)  # apply leaves tenants without a file alone: no need to list them
+def apply(specs: list[TenantSpec], console_changes: str = "refuse") -> list[Change]:
+    """Bring the database in line with the files; the caller commits once.
+
+    Drift (a contract end changed in the console or API that a file would revert) is refused,
+    naming tenant and field, unless `console_changes` is "accept" (the console's value stays)
+    or "override" (the file's value wins).
+    """
+    # apply leaves tenants without a file alone: no need to list them
+    changes = plan(specs, orphans=False, console_changes=console_changes)
+    found = [d for change in changes for d in change.drift]
+    if found and console_changes == "refuse":
+        raise ConsoleDrift(found)
     by_slug = {spec.slug: spec for spec in specs}
     for change in changes:
         spec = by_slug.get(change.slug)
@@ -150,6 +188,7 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
             create_tenant_keys(tenant)
             if _status_after(spec, None) == "ended":
                 tenant.end_contract(spec.contract_end)
+            record_applied(tenant, spec)
             audit.record("tenant.create", tenant_id=tenant.id, targets=[tenant.id],
                          detail={"status": tenant.status, "end_action": tenant.end_action})
             if tenant.accepts_writes:
@@ -165,9 +204,10 @@ def apply(specs: list[TenantSpec]) -> list[Change]:
             if move and move[1] == "ended":
                 tenant.end_contract(spec.contract_end)
             elif move and move[1] == "active":
-                tenant.reinstate()
+                tenant.reinstate(spec.contract_end)
+            record_applied(tenant, spec, keep=change.kept)
             audit.record("tenant.update", tenant_id=tenant.id, targets=[tenant.id],
-                         detail={"fields": sorted(change.changes)})
+                         detail={"fields": sorted(change.changes), "console_changes_kept": sorted(change.kept)})
             if "admins" in change.changes:
                 # Each admin named in the file exists as an admin; new ones get a set-password link.
                 users.ensure_admins(tenant, spec.admins)
