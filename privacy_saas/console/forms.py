@@ -30,3 +30,17 @@ class LegalHoldForm(FlaskForm):
 
 class EndContractForm(FlaskForm):
     on = DateField("Last contract day", validators=[Optional()])
+
+
+class TypedConfirmForm(FlaskForm):
+    """An irreversible step: the person types the tenant's slug (checked by the view against the tenant)."""
+
+    typed = StringField("Type the tenant's slug to confirm", validators=[DataRequired(), Length(max=100)])
+
+
+class EndContractConfirmForm(TypedConfirmForm):
+    on = DateField("Last contract day", validators=[Optional()])
+
+
+class ReinstateForm(FlaskForm):
+    until = DateField("Renewed contract's last day", validators=[Optional()])

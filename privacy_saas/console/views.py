@@ -14,8 +14,17 @@ from privacy_saas.audit.schemas import AuditQuerySchema
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth.models import Staff
 from privacy_saas.auth.principal import CAPABILITIES, load_principal
-from privacy_saas.console.forms import ConfirmForm, EndContractForm, LegalHoldForm, LoginForm
+from privacy_saas.console.forms import (
+    ConfirmForm,
+    EndContractConfirmForm,
+    EndContractForm,
+    LegalHoldForm,
+    LoginForm,
+    ReinstateForm,
+    TypedConfirmForm,
+)
 from privacy_saas.console.signin import sign_in_page, sign_out
+from privacy_saas.errors import AppError
 from privacy_saas.extensions import limiter
 from privacy_saas.lifecycle import certificates
 from privacy_saas.lifecycle import service as lifecycle
@@ -95,20 +104,84 @@ def tenant(slug: str):
     return render_template("console/tenant.html", tenant=found, holds=lifecycle.list_holds(found),
                            decision=lifecycle.purge_decision(found), certificate=certificate, facts=facts,
                            purge=lifecycle_tasks.purge_status(found),
-                           hold_form=LegalHoldForm(), end_form=EndContractForm(), confirm=ConfirmForm())
+                           hold_form=LegalHoldForm(), end_form=EndContractForm(meta={"csrf": False}),
+                           reinstate_form=ReinstateForm(), confirm=ConfirmForm())
 
 
-@bp.post("/tenants/<slug>/end-contract")
+def _confirm_end_page(found, form: EndContractConfirmForm, status: int = 200, error: str | None = None):
+    """The confirmation page of an offboarding: what ending on that day does and when (raises as it would)."""
+    return render_template("console/end_contract.html", tenant=found, form=form, error=error,
+                           plan=lifecycle.offboarding(found, form.on.data)), status
+
+
+@bp.route("/tenants/<slug>/end-contract", methods=["GET", "POST"])
 @staff_page("tenants.offboard")
 def tenant_end_contract(slug: str):
-    """End the contract from the console."""
-    form = EndContractForm()
-    if not form.validate_on_submit():
-        abort(400)
+    """End the contract: GET states what would happen and when; POST with the slug typed carries it out."""
     found = tenant_service.get_by_slug(slug)
+    if request.method == "GET":
+        form = EndContractConfirmForm(formdata=request.args, meta={"csrf": False})
+        form.validate()
+        try:
+            return _confirm_end_page(found, EndContractConfirmForm(formdata=None, on=form.on.data))
+        except AppError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("console.tenant", slug=slug))
+    form = EndContractConfirmForm()
+    if not form.validate_on_submit():
+        return _confirm_end_page(found, form, 400, "Type the tenant's slug to confirm.")
+    if form.typed.data.strip().lower() != found.slug:
+        return _confirm_end_page(found, form, 400, f"That is not this tenant's slug: type {found.slug} to confirm.")
     lifecycle.end_contract(found, form.on.data)
-    flash(f"Contract ended on {found.contract_end}; purge due on {found.purge_due_on}.", "ok")
+    if found.status == "ended":
+        flash(f"Contract ended on {found.contract_end}: users are locked out; the purge is due on "
+              f"{found.purge_due_on}.", "ok")
+    else:
+        flash(f"Contract end scheduled: the tenant stays active through {found.contract_end}; the purge is "
+              f"due on {found.purge_due_on}.", "ok")
     return redirect(url_for("console.tenant", slug=slug))
+
+
+@bp.post("/tenants/<slug>/reinstate")
+@staff_page("tenants.reinstate")
+def tenant_reinstate(slug: str):
+    """Renew an ended tenant's contract before its purge starts, or cancel a scheduled end."""
+    form = ReinstateForm()
+    if not form.validate_on_submit():
+        flash("The renewed contract's last day must be a date (or empty: open-ended).", "error")
+        return redirect(url_for("console.tenant", slug=slug))
+    found = tenant_service.get_by_slug(slug)
+    try:
+        lifecycle.reinstate(found, form.until.data)
+    except AppError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("console.tenant", slug=slug))
+    flash(f"Contract renewed: the tenant is active{' until ' + str(found.contract_end) if found.contract_end else ''}"
+          f" and no purge is due.", "ok")
+    return redirect(url_for("console.tenant", slug=slug))
+
+
+@bp.route("/tenants/<slug>/purge", methods=["GET", "POST"])
+@staff_page("tenants.purge")
+def tenant_purge_now(slug: str):
+    """Start a due purge now rather than at the next sweep: a confirmation with the slug typed."""
+    found = tenant_service.get_by_slug(slug)
+    form = TypedConfirmForm()
+    error = None
+    if request.method == "POST":
+        if not form.validate_on_submit() or form.typed.data.strip().lower() != found.slug:
+            error = f"Type {found.slug} to confirm."
+        else:
+            try:
+                lifecycle_tasks.purge_now(found)
+            except AppError as exc:
+                return render_template("console/purge_now.html", tenant=found, form=form, error=exc.message,
+                                       decision=lifecycle.purge_decision(found)), exc.status
+            flash("Purge queued: a worker picks it up within seconds; this page shows its progress.", "ok")
+            return redirect(url_for("console.tenant", slug=slug))
+    return render_template("console/purge_now.html", tenant=found, form=form, error=error,
+                           decision=lifecycle.purge_decision(found)), \
+        400 if error else 200
 
 
 @bp.post("/tenants/<slug>/legal-holds")
@@ -124,13 +197,20 @@ def tenant_place_hold(slug: str):
     return redirect(url_for("console.tenant", slug=slug))
 
 
-@bp.post("/tenants/<slug>/legal-holds/<uuid:hold_id>/release")
+@bp.route("/tenants/<slug>/legal-holds/<uuid:hold_id>/release", methods=["GET", "POST"])
 @staff_page("legal_holds.manage")
 def tenant_release_hold(slug: str, hold_id):
-    """Release a legal hold."""
-    if not ConfirmForm().validate_on_submit():
+    """Release a legal hold: GET asks to confirm (saying what follows), POST releases it."""
+    found = tenant_service.get_by_slug(slug)
+    form = ConfirmForm()
+    if request.method == "GET":
+        hold = lifecycle.get_hold(found, hold_id)
+        others = [h for h in lifecycle.active_holds(found) if h.id != hold.id]
+        return render_template("console/release_hold.html", tenant=found, hold=hold, others=others, form=form,
+                               decision=lifecycle.purge_decision(found))
+    if not form.validate_on_submit():
         abort(400)
-    lifecycle.release_hold(tenant_service.get_by_slug(slug), hold_id, current_user.id)
+    lifecycle.release_hold(found, hold_id, current_user.id)
     flash("Legal hold released.", "ok")
     return redirect(url_for("console.tenant", slug=slug))
 
@@ -142,6 +222,16 @@ def tenant_certificate(slug: str):
     cert = lifecycle.certificate(tenant_service.get_by_slug(slug))
     return Response(json.dumps(cert.document, indent=2), mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{slug}-deletion-certificate.json"'})
+
+
+@bp.get("/tenants/<slug>/certificate")
+@staff_page("tenants.read")
+def tenant_certificate_page(slug: str):
+    """The deletion certificate for people: what was erased, when, keys destroyed, and its signature checked."""
+    found = tenant_service.get_by_slug(slug)
+    cert = lifecycle.certificate(found)
+    return render_template("console/certificate.html", tenant=found, certificate=cert, body=cert.document["certificate"],
+                           facts=certificates.describe(cert.document), verified=certificates.verify(cert.document))
 
 
 @bp.get("/audit")

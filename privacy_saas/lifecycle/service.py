@@ -94,11 +94,17 @@ def place_hold(tenant: Tenant, reason: str, set_by, until: date | None = None) -
     return hold
 
 
-def release_hold(tenant: Tenant, hold_id, released_by) -> LegalHold:
-    """Release one of the tenant's legal holds."""
+def get_hold(tenant: Tenant, hold_id) -> LegalHold:
+    """Return one of the tenant's legal holds, or raise NotFound."""
     hold = db.session.get(LegalHold, hold_id)
     if hold is None or hold.tenant_id != tenant.id:
         raise NotFound("no such legal hold")
+    return hold
+
+
+def release_hold(tenant: Tenant, hold_id, released_by) -> LegalHold:
+    """Release one of the tenant's legal holds."""
+    hold = get_hold(tenant, hold_id)
     hold.release(released_by)
     audit.record("legal_hold.release", tenant_id=tenant.id, targets=[hold.id])
     db.session.flush()

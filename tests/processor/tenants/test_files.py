@@ -388,3 +388,66 @@ def test_shipped_tenant_files_apply(runner, session):
 
     again = apply(runner, SHIPPED)
     assert again.exit_code == 0 and "nothing to apply" in again.output
+
+
+# --- the files and the console never silently override each other ----------------------------
+
+def _end_in_console(session, slug: str, on=None):
+    from privacy_saas.lifecycle import service as lifecycle
+
+    lifecycle.end_contract(get(session, slug), on)
+    session.commit()
+
+
+def test_a_console_ended_tenant_is_drift_and_apply_refuses_to_revert_it(runner, session, tenants_dir):
+    write(tenants_dir, "acme", ACME.format(end="2027-12-31"))
+    assert apply(runner, tenants_dir).exit_code == 0
+    _end_in_console(session, "acme")
+    planned = plan(runner, tenants_dir)
+    assert planned.exit_code == 0, planned.output
+    assert ("drift            acme: contract_end was changed in the console or API to 2026-11-23; "
+            "the file says 2027-12-31") in planned.output
+    assert "update contract" not in planned.output  # the drifted value is not a change the file makes
+    refused = apply(runner, tenants_dir)
+    assert refused.exit_code == 3
+    assert "refused: acme: contract_end" in refused.output and "nothing was applied" in refused.output
+    tenant = get(session, "acme")
+    assert (tenant.status, tenant.contract_end) == ("ended", date(2026, 11, 23))
+
+
+def test_accepting_console_changes_keeps_them_and_later_applies_stay_quiet(runner, session, tenants_dir):
+    write(tenants_dir, "acme", ACME.format(end="2027-12-31"))
+    assert apply(runner, tenants_dir).exit_code == 0
+    _end_in_console(session, "acme")
+    accepted = runner.invoke(args=["tenants", "apply", str(tenants_dir), "--yes", "--accept-console-changes"])
+    assert accepted.exit_code == 0, accepted.output
+    assert (get(session, "acme").status, get(session, "acme").contract_end) == ("ended", date(2026, 11, 23))
+    # The same file again: nothing to say, nothing refused (the operator already chose).
+    again = apply(runner, tenants_dir)
+    assert again.exit_code == 0 and "drift" not in again.output and "nothing to apply" in again.output
+    # Once the file agrees, the file is in charge again.
+    write(tenants_dir, "acme", ACME.format(end="2026-11-23"))
+    agreed = apply(runner, tenants_dir)
+    assert agreed.exit_code == 0 and "drift" not in agreed.output
+
+
+def test_override_lets_the_file_revert_the_console(runner, session, tenants_dir):
+    write(tenants_dir, "acme", ACME.format(end="2027-12-31"))
+    assert apply(runner, tenants_dir).exit_code == 0
+    _end_in_console(session, "acme")
+    both = runner.invoke(args=["tenants", "apply", str(tenants_dir), "--yes", "--accept-console-changes",
+                               "--override-console-changes"])
+    assert both.exit_code != 0 and "exclude each other" in both.output
+    result = runner.invoke(args=["tenants", "apply", str(tenants_dir), "--yes", "--override-console-changes"])
+    assert result.exit_code == 0, result.output
+    tenant = get(session, "acme")
+    assert (tenant.status, tenant.contract_end, tenant.ended_at) == ("active", date(2027, 12, 31), None)
+
+
+def test_a_file_edit_is_not_drift(runner, session, tenants_dir):
+    write(tenants_dir, "acme", ACME.format(end="2027-12-31"))
+    assert apply(runner, tenants_dir).exit_code == 0
+    write(tenants_dir, "acme", ACME.format(end="2028-03-31"))
+    result = apply(runner, tenants_dir)
+    assert result.exit_code == 0 and "drift" not in result.output
+    assert get(session, "acme").contract_end == date(2028, 3, 31)
