@@ -16,6 +16,8 @@ from privacy_saas.auth.cli import staff_cli
 from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
 from privacy_saas.auth.principal import check_declared_capability
 from privacy_saas.config import from_env
+from privacy_saas.console.arrival import bp as arrival_bp
+from privacy_saas.console.arrival import demo_cli
 from privacy_saas.console.jobs_views import bp as jobs_console_bp
 from privacy_saas.console.controller_views import bp as controller_console_bp
 from privacy_saas.console.notices_views import bp as notices_console_bp
@@ -139,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
         extensions.csrf.exempt(blp)
     app.register_blueprint(scim_bp)
     extensions.csrf.exempt(scim_bp)  # bearer tokens only
+    app.register_blueprint(arrival_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(jobs_console_bp)
     app.register_blueprint(tenant_console_bp)
@@ -167,7 +170,7 @@ def _register_commands(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI."""
     for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd,
                   jobs_cli, controller_cli, contacts_cli, retention_cli, dsr_cli, records_cli, breaches_cli,
-                  subprocessors_cli):
+                  subprocessors_cli, demo_cli):
         app.cli.add_command(group)
     # Flask-Migrate's `db` group (upgrade, downgrade, ...) gets the schema check beside them.
     app.cli.commands["db"].add_command(check_distribution_cmd)

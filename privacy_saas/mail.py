@@ -43,7 +43,9 @@ def _build(message: Message) -> EmailMessage:
     mail["Date"] = clock.now().strftime("%a, %d %b %Y %H:%M:%S +0000")
     # make_msgid draws on the `random` module, which tests (hypothesis) may seed: add OS entropy.
     mail["Message-ID"] = make_msgid(idstring=secrets.token_hex(8), domain="privacy-saas.invalid")
-    mail.set_content(message.body)
+    # 7bit (8bit for non-ASCII text): quoted-printable would fold long lines with soft breaks, and a
+    # link broken across lines cannot be used from the .eml file as written. Lines stay under SMTP's 998.
+    mail.set_content(message.body, cte="7bit" if message.body.isascii() else "8bit")
     return mail
 
 

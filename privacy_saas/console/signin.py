@@ -11,18 +11,18 @@ from privacy_saas.console.forms import ConfirmForm
 from privacy_saas.extensions import db
 
 
-def sign_in_page(form: FlaskForm, authenticate: Callable[[FlaskForm], object], *, template: str, refused: str,
-                 within: str, home: str):
+def sign_in_page(form: FlaskForm, authenticate: Callable[[FlaskForm], object], *, template: str,
+                 refused: str | Callable[[FlaskForm], str], within: str, home: str):
     """Serve a sign-in form; a right password starts a fresh session and goes on to `next` or `home`.
 
-    `authenticate(form)` returns the account or None; `within` is the path prefix that `next`
-    must stay under.
+    `authenticate(form)` returns the account or None; `refused` is the message then (or makes it
+    from the form); `within` is the path prefix that `next` must stay under.
     """
     if form.validate_on_submit():
         account = authenticate(form)
         db.session.commit()  # the attempt is audited and counts towards the lockout, whatever its outcome
         if account is None:
-            flash(refused, "error")
+            flash(refused(form) if callable(refused) else refused, "error")
             return render_template(template, form=form), 401
         session.clear()  # a fresh session on sign-in: no fixation
         login_user(account)

@@ -23,6 +23,7 @@ from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.errors import AppError, NotFound
 from privacy_saas.extensions import limiter
 from privacy_saas.lifecycle import export as exports
+from privacy_saas.processor.tenants import service as tenant_service
 from privacy_saas.processor.users import invitations, signin
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users import tokens as tenant_tokens
@@ -86,10 +87,23 @@ def _user(tenant, user_id: str) -> RegisteredUser:
 @limiter.limit("10/minute", methods=["POST"])
 def login():
     """Sign a registered user in (separate from staff sign-in)."""
+    # The organisation comes pre-filled from the invitation mail's link or the arrival page.
+    form = TenantLoginForm(organisation=(request.args.get("organisation") or "").strip()[:63])
     return sign_in_page(
-        TenantLoginForm(), lambda form: signin.sign_in(form.organisation.data, form.email.data, form.password.data),
+        form, lambda form: signin.sign_in(form.organisation.data, form.email.data, form.password.data),
         template="console/tenant/login.html", within="/console/t/", home="tenant_console.home",
-        refused="Wrong organisation, e-mail or password, or the account cannot sign in.")
+        refused=_refused_sign_in)
+
+
+def _refused_sign_in(form: TenantLoginForm) -> str:
+    # Only about what was typed: an unknown organisation is named as typed, a known one says nothing more.
+    typed = form.organisation.data.strip()
+    try:
+        tenant_service.get_by_slug(typed.lower())
+    except NotFound:
+        return (f"There is no organisation “{typed}”. Type its short name (slug) from your invitation e-mail, "
+                "e.g. acme — not its full name.")
+    return "Wrong e-mail or password, or the account cannot sign in."
 
 
 @bp.post("/logout")

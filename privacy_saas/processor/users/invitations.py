@@ -49,13 +49,17 @@ def invite_user(tenant: Tenant, user: RegisteredUser, *, actor=None) -> Invitati
     db.session.add(invitation)
     db.session.flush()
     url = external_url(SET_PASSWORD_PAGE, secret=secret)
+    sign_in = external_url("tenant_console.login", organisation=tenant.slug)
     greeting = f"Hello {user.display_name}," if user.display_name else "Hello,"
+    # Short lines and each link alone on its line: the mail goes out 7bit/8bit, never folded inside a URL.
     mail.send(mail.Message(
         tenant_id=tenant.id,
         to=user.email,
         subject=f"Your {tenant.name} account: set your password",
-        body=(f"{greeting}\n\nAn administrator of {tenant.name} added you ({user.email}).\n"
+        body=(f"{greeting}\n\nAn administrator of {tenant.name} added you\n({user.email}).\n\n"
               f"Set your password within 72 hours, using this link once:\n\n{url}\n\n"
+              f"Then sign in with your e-mail address. Organisation: {tenant.slug}\n"
+              f"(the short name of {tenant.name}). Sign-in page:\n\n{sign_in}\n\n"
               "If you did not expect this e-mail, ignore it.\n"),
     ))
     audit.record("user.invite", tenant_id=tenant.id, targets=[user.id, invitation.id], actor=actor,
