@@ -6,7 +6,9 @@
 - `purge_runs.rows_total`, `purge_runs.batches`: the tenant's row count when the deletes began and
   the batches committed since, for the purge's progress and ETA.
 - `dsr_requests.closed_by`, `dsr_requests.close_reason_ct`: a request closed by staff with a reasoned
-  answer (sealed under the controller key, like its notes).
+  answer (sealed under the controller key, like its notes), or by the purges that answered it.
+- `dsr_requests.routed_tenants`: the tenants its instructions went to, so that a request whose
+  instructions a purge deleted is closed naming that purge's certificate.
 
 Revision ID: 0020
 Revises: 0016b
@@ -34,6 +36,7 @@ def upgrade():
     with op.batch_alter_table('dsr_requests') as batch_op:
         batch_op.add_column(sa.Column('closed_by', sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column('close_reason_ct', privacy_saas.crypto.fields.Ciphertext(), nullable=True))
+        batch_op.add_column(sa.Column('routed_tenants', sa.JSON(), nullable=True))
 
     # Drift is tracked from here on: each tenant's current contract end counts as what its file said.
     if op.get_bind().dialect.name == "postgresql":
@@ -46,6 +49,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('dsr_requests') as batch_op:
+        batch_op.drop_column('routed_tenants')
         batch_op.drop_column('close_reason_ct')
         batch_op.drop_column('closed_by')
     with op.batch_alter_table('purge_runs') as batch_op:

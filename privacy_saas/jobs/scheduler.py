@@ -34,6 +34,7 @@ from privacy_saas.lifecycle import service as lifecycle
 from privacy_saas.lifecycle.tasks import owe_purge, purge_dedupe
 from privacy_saas.notices import tasks as notices
 from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.rights import service as rights
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,11 @@ def sweep(dry_run: bool = False) -> dict:
     if checkpoints.any_due():  # chain heads that moved, unsigned for a day: anchor them outside the database
         enqueue("privacy_saas.oversight.tasks.checkpoint_chains", dedupe="audit-checkpoints")
     report["pruned"] = _prune()
+    # A request whose instructions a purge took is answered by it, naming the deletion certificate.
+    answered = rights.answered_by_purges()
+    for request, tenants in answered:
+        rights.close_by_purge(request, [(tenant, lifecycle.certificate(tenant).id) for tenant in tenants])
+    report["dsr_closed_by_purge"] = len(answered)
     # A sweep that changed nothing is not worth an entry every five minutes.
     if report["ended"] or report["purge"] or report["controller_retention"] or report["stuck"]:
         audit.record("scheduler.sweep", actor=("system", None),

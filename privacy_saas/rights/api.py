@@ -13,6 +13,7 @@ from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users.models import RegisteredUser
 from privacy_saas.rights import exports, service
 from privacy_saas.rights.schemas import (
+    CloseSchema,
     DsrCreateSchema,
     DsrQuerySchema,
     DsrSchema,
@@ -59,6 +60,17 @@ class RequestById(MethodView):
     def get(self, request_id):
         """Show a request with its routing."""
         return service.get(request_id)
+
+
+@blp.route("/dsr/<uuid:request_id>/close")
+class Close(MethodView):
+    @require_staff("dsr.decide")
+    @blp.arguments(CloseSchema)
+    @blp.response(200, DsrSchema)
+    def post(self, data, request_id):
+        """Close a request with the answer given (e.g. no data found): the clock stops; audited. 409 while
+        a match is still to be decided or carried out."""
+        return service.close(service.get(request_id), current_actor_label(), data["reason"])
 
 
 @blp.route("/dsr/<uuid:request_id>/extend")

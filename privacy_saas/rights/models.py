@@ -59,8 +59,12 @@ class DataSubjectRequest(EncryptedModel, db.Model):
     #: Matches found at intake (controller contacts + tenant users); counts, no data.
     match_count: Mapped[int] = mapped_column(default=0, info=person_state("requester"))
     closed_at: Mapped[datetime | None] = mapped_column(info=person_state("requester"))
-    #: Who closed it by hand (staff:<id>), with the reasoned answer; None when its tasks closed it.
+    #: Who closed it with a reasoned answer: staff:<id>, or system:purge when the purges of the tenants it
+    #: was routed to answered it; None when its tasks closed it.
     closed_by: Mapped[str | None] = mapped_column(sa.String(120), info=person_id("staff"))
+    #: The tenants its instructions went to (ids): a purge deletes the instructions with the tenant's data,
+    #: and this says which purges answered the request.
+    routed_tenants: Mapped[list | None] = mapped_column(sa.JSON, info=person_state("requester"))
     email_ct: Mapped[bytes | None] = ciphertext_column("email_ct", personal("contact_details", subject="requester"))
     notes_ct: Mapped[bytes | None] = ciphertext_column("notes_ct", personal("support", subject="requester"))
     extension_reason_ct: Mapped[bytes | None] = ciphertext_column("extension_reason_ct",
@@ -83,6 +87,24 @@ class DataSubjectRequest(EncryptedModel, db.Model):
     def overdue(self, now: datetime | None = None) -> bool:
         """Return whether the request is open past its deadline."""
         return self.status == "open" and self.due_at < (now or clock.now())
+
+    def close(self, by: str, reason: str) -> None:
+        """Close by hand with a reasoned answer (e.g. no personal data found): the clock stops.
+
+        Only once nothing is left to decide or carry out: open tasks are answered first.
+        """
+        if self.status != "open":
+            raise InvalidTransition("this request is already closed")
+        waiting = [t for t in self.tasks if t.status in ("pending", "approved")]
+        if waiting:
+            raise InvalidTransition(f"{len(waiting)} match(es) are still to be decided or carried out: answer "
+                                    "them first (approve, or reject with a reason)")
+        self.status, self.closed_at, self.closed_by, self.close_reason = "closed", clock.now(), by, reason
+
+    def purged_routes(self, purged: set) -> list[uuid.UUID]:
+        """Return the tenants (of `purged` ids) it was routed to whose instructions the purge took."""
+        live = {t.tenant_id for t in self.tasks}
+        return [tid for tid in map(uuid.UUID, self.routed_tenants or []) if tid in purged and tid not in live]
 
     def close_if_done(self) -> None:
         """Close the request once no task is pending or approved-but-not-carried-out."""

@@ -79,10 +79,17 @@ class DsrSchema(Schema):
     recorded_by = fields.String()
     match_count = fields.Integer()
     closed_at = fields.DateTime(allow_none=True)
+    closed_by = fields.String(allow_none=True, metadata={"description": "Who closed it by hand (staff:<id>); "
+                                                                        "null when its tasks closed it."})
     routing = fields.Method("_routing")
 
     def _routing(self, request):
         return RoutingSchema(many=True).dump(routing(request))
+
+
+class CloseSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000), metadata={
+        "description": "The answer given to the requester, e.g. \"No personal data about this address was found.\""})
 
 
 class SelfServiceResultSchema(Schema):

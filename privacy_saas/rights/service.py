@@ -112,6 +112,7 @@ def receive(kind: str, email: str, channel: str, recorded_by: str, notes: str | 
     for tenant_id, user_id in matches.users:
         request.tasks.append(DsrTask(scope="processor", tenant_id=tenant_id, subject_id=user_id))
     request.match_count = matches.count
+    request.routed_tenants = sorted({str(tenant_id) for tenant_id, _ in matches.users}) or None
     db.session.flush()
     audit.record("dsr.receive", scope=SCOPE, targets=[request.id, *(t.id for t in request.tasks)][:50],
                  detail={"kind": kind, "channel": channel, "matches": matches.count,
@@ -170,6 +171,52 @@ def extend(request: DataSubjectRequest, months: int, reason: str) -> DataSubject
     db.session.flush()
     audit.record("dsr.extend", scope=SCOPE, targets=[request.id], detail={"months": months})
     return request
+
+
+#: The answer offered when a request matched nothing.
+NO_DATA_FOUND = "No personal data about this address was found in any of our systems."
+
+
+def close(request: DataSubjectRequest, by: str, reason: str) -> DataSubjectRequest:
+    """Close a request with a reasoned answer (no data found, or answered outside the tasks); audited."""
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise invalid("closing a request needs the answer given (at least 3 characters)", reason="required")
+    if len(reason) > 2000:
+        raise invalid("the answer is too long", reason="at most 2000 characters")
+    request.close(by, reason)
+    db.session.flush()
+    # The answer is free text about a person: the audit keeps that it was given, not its words.
+    audit.record("dsr.close", scope=SCOPE, targets=[request.id],
+                 detail={"kind": request.kind, "matches": request.match_count, "late": request.closed_at > request.due_at})
+    return request
+
+
+def answered_by_purges() -> list[tuple[DataSubjectRequest, list[Tenant]]]:
+    """Return the open requests whose only open matches were in tenants since purged, with those tenants.
+
+    A purge deletes a tenant's instructions with its users' data: such a request has nothing left to
+    decide, and the purge's certificate is its answer (the scheduler's sweep closes it).
+    """
+    purged = {t.id: t for t in db.session.scalars(sa.select(Tenant).where(Tenant.status == "purged"))}
+    found = []
+    for request in db.session.scalars(sa.select(DataSubjectRequest).where(
+            DataSubjectRequest.status == "open", DataSubjectRequest.routed_tenants.is_not(None))):
+        routes = request.purged_routes(set(purged))
+        if routes and all(t.status not in ("pending", "approved") for t in request.tasks):
+            found.append((request, [purged[tid] for tid in routes]))
+    return found
+
+
+def close_by_purge(request: DataSubjectRequest, certificates: list[tuple[Tenant, uuid.UUID]]) -> None:
+    """Close a request answered by the purges of the tenants it was routed to, naming each certificate."""
+    answer = "; ".join(f"the contract-end purge of {tenant.slug} on {tenant.purged_at:%Y-%m-%d} erased everything "
+                       f"held there (deletion certificate {certificate_id})" for tenant, certificate_id in certificates)
+    request.close("system:purge", f"Answered by {answer}.")
+    db.session.flush()
+    audit.record("dsr.close", scope=SCOPE, targets=[request.id, *(c for _, c in certificates)], actor=("system", None),
+                 detail={"kind": request.kind, "matches": request.match_count, "late": request.closed_at > request.due_at,
+                         "by_purge": len(certificates)})
 
 
 def routing(request: DataSubjectRequest) -> list[dict]:
@@ -310,8 +357,9 @@ def remove_user(user: RegisteredUser) -> dict:
     """Erase a registered user through the users service; return what went (counts only)."""
     tenant = tenants.get(user.tenant_id)
     counts = usage.held_about(tenant, user.id)
-    # Usage data, memberships and invitations go with the row (ON DELETE CASCADE).
-    users.remove(tenant, user)
+    # Usage data, memberships and invitations go with the row (ON DELETE CASCADE). An ended tenant's
+    # admins still answer instructions until the purge.
+    users.remove(tenant, user, on_instruction=True)
     return {**counts, "registered_users": 1}
 
 

@@ -285,12 +285,13 @@ def enable(tenant: Tenant, user: RegisteredUser, *, actor=None) -> RegisteredUse
     return update(tenant, user, status="active", actor=actor)
 
 
-def remove(tenant: Tenant, user: RegisteredUser, *, actor=None) -> None:
+def remove(tenant: Tenant, user: RegisteredUser, *, actor=None, on_instruction: bool = False) -> None:
     """Erase a user now: the row goes (its usage data, memberships, invitations cascade with it).
 
-    The audit entry keeps only the id, a non-personal tombstone.
+    On the tenant's instruction (an erasure request), an ended tenant's user can be erased too,
+    until the purge. The audit entry keeps only the id, a non-personal tombstone.
     """
-    ensure_writable(tenant)
+    ensure_readable(tenant) if on_instruction else ensure_writable(tenant)
     _guard_last_admin(tenant, user, role="member", status="disabled")
     user_id = user.id
     db.session.delete(user)
