@@ -1,5 +1,6 @@
 """Forms of the tenant admin console (Flask-WTF: every form carries a CSRF token)."""
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
@@ -16,6 +17,10 @@ class AddUserForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     display_name = StringField("Name", validators=[Optional(), Length(max=200)])
     role = SelectField("Role", choices=[SelectChoice(r) for r in ROLES], default="member")
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired("choose a CSV file")])
 
 
 class RoleForm(FlaskForm):

@@ -1,18 +1,23 @@
 """Tenant admin console at /console/t: sign in, users, tokens, set password from an invitation."""
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from datetime import date, datetime, time, timedelta, timezone
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
+from privacy_saas.audit import service as audit_service
 from privacy_saas.audit.service import current_actor_label
 from privacy_saas.auth.principal import current_tenant
 from privacy_saas.console.forms import ConfirmForm
 from privacy_saas.console.signin import sign_in_page, sign_out
 from privacy_saas.console.tenant_forms import (
     AddUserForm,
+    ImportForm,
     RejectForm,
     RoleForm,
     SetPasswordForm,
@@ -21,13 +26,15 @@ from privacy_saas.console.tenant_forms import (
 )
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.errors import AppError, NotFound
-from privacy_saas.extensions import limiter
+from privacy_saas.extensions import db, limiter
 from privacy_saas.lifecycle import export as exports
 from privacy_saas.processor.tenants import service as tenant_service
-from privacy_saas.processor.users import invitations, signin
+from privacy_saas.processor.users import importer, invitations, signin
+from privacy_saas.processor.users import search as user_search
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users import tokens as tenant_tokens
-from privacy_saas.processor.users.models import RegisteredUser
+from privacy_saas.processor.users.models import ROLES, RegisteredUser
+from privacy_saas.processor.users.models import STATUSES as USER_STATUSES
 from privacy_saas.rights import service as rights
 from privacy_saas.subprocessors import service as subprocessors
 
@@ -125,16 +132,37 @@ def home():
 
 # --- users ---------------------------------------------------------------------------------
 
+def _list_args() -> dict:
+    """The list's filters as typed: search text, status, role (unknown values are dropped, not an error)."""
+    args = {"q": " ".join((request.args.get("q") or request.args.get("email") or "").split())[:254],
+            "status": request.args.get("status") or "", "role": request.args.get("role") or ""}
+    args["status"] = args["status"] if args["status"] in USER_STATUSES else ""
+    args["role"] = args["role"] if args["role"] in ROLES else ""
+    return args
+
+
+def _users_page(tenant, *, error: str | None = None, error_user=None, status: int = 200):
+    args = _list_args()
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6)
+    filters = {"status": args["status"] or None, "role": args["role"] or None}
+    if args["q"]:
+        items, total = user_search.search(tenant, args["q"], page_number=page, page_size=PAGE_SIZE, **filters)
+    else:
+        items, total = users.list_for(tenant, page_number=page, page_size=PAGE_SIZE, **filters)
+    # The last active admin is offered no action that would be refused (disable, remove, demote).
+    admins = users.count_active_admins(tenant)
+    return render_template("console/tenant/users.html", tenant=tenant, users=items, total=total, page=page,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=args,
+                           link_args={key: value for key, value in args.items() if value},
+                           filtered=any(args.values()), sole_admin=admins <= 1, writable=tenant.accepts_writes,
+                           error=error, error_user=error_user, role_form=RoleForm(), form=ConfirmForm()), status
+
+
 @bp.get("/users")
 @admin_page
 def user_list(tenant):
-    """List the tenant's users; search by exact e-mail."""
-    email = (request.args.get("email") or "").strip() or None
-    page = max(request.args.get("page", 1, type=int), 1)
-    items, total = users.list_for(tenant, email=email, page_number=page, page_size=PAGE_SIZE)
-    return render_template("console/tenant/users.html", tenant=tenant, users=items, total=total, page=page,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), email=email or "",
-                           role_form=RoleForm(), form=ConfirmForm())
+    """List the tenant's users: search by part of a name or e-mail, filter by status and role."""
+    return _users_page(tenant)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -155,11 +183,17 @@ def user_add(tenant):
         400 if request.method == "POST" else 200
 
 
-def _act(action, message: str):
-    """Run a user action from a list button; a refusal (last admin, ended tenant) is an error page."""
+def _act(tenant, user, action, message: str, refused_page=None):
+    """Run a user action; a refusal (last admin, ended tenant) shows on the page it came from, not an error page."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    action()
+    try:
+        action()
+    except AppError as exc:
+        db.session.rollback()
+        if refused_page is not None:
+            return refused_page(exc)
+        return _users_page(tenant, error=exc.message, error_user=user.id, status=exc.status)
     flash(message, "ok")
     return redirect(url_for("tenant_console.user_list"))
 
@@ -172,21 +206,30 @@ def user_role(tenant, user_id: str):
     if not form.validate_on_submit():
         abort(400)
     user = _user(tenant, user_id)
-    return _act(lambda: users.update(tenant, user, role=form.role.data), f"Role changed to {form.role.data}.")
+    return _act(tenant, user, lambda: users.update(tenant, user, role=form.role.data),
+                f"Role changed to {form.role.data}.")
 
 
-@bp.post("/users/<user_id>/disable")
+@bp.route("/users/<user_id>/disable", methods=["GET", "POST"])
 @admin_page
 def user_disable(tenant, user_id: str):
+    """Confirm (GET), then disable a user: they can no longer sign in; nothing is erased."""
     user = _user(tenant, user_id)
-    return _act(lambda: users.disable(tenant, user), "User disabled.")
+    if request.method == "GET":
+        return render_template("console/tenant/user_disable.html", tenant=tenant, user=user, form=ConfirmForm())
+
+    def refused(exc):
+        return render_template("console/tenant/user_disable.html", tenant=tenant, user=user, form=ConfirmForm(),
+                               error=exc.message), exc.status
+
+    return _act(tenant, user, lambda: users.disable(tenant, user), "User disabled.", refused)
 
 
 @bp.post("/users/<user_id>/enable")
 @admin_page
 def user_enable(tenant, user_id: str):
     user = _user(tenant, user_id)
-    return _act(lambda: users.enable(tenant, user), "User enabled.")
+    return _act(tenant, user, lambda: users.enable(tenant, user), "User enabled.")
 
 
 @bp.post("/users/<user_id>/invite")
@@ -207,8 +250,141 @@ def user_remove(tenant, user_id: str):
     user = _user(tenant, user_id)
     form = ConfirmForm()
     if request.method == "POST":
-        return _act(lambda: users.remove(tenant, user), "User removed; their personal data is erased.")
+        def refused(exc):
+            return render_template("console/tenant/user_remove.html", tenant=tenant, user=user, form=form,
+                                   error=exc.message), exc.status
+
+        return _act(tenant, user, lambda: users.remove(tenant, user), "User removed; their personal data is erased.",
+                    refused)
     return render_template("console/tenant/user_remove.html", tenant=tenant, user=user, form=form)
+
+
+# --- CSV import ----------------------------------------------------------------------------
+
+#: Uploads larger than this are refused before parsing (the API's bulk limit applies to it too).
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+REJECT_COLUMNS = ("line", "email", "name", "role", "error")
+
+
+def _reject_rows(text: str, result) -> list[list]:
+    """The rejected rows as typed, each with its line and what was wrong (for the page and the download)."""
+    typed = dict(importer.parse_csv(text))
+    rows = []
+    for error in result.errors:
+        values = typed.get(error["line"], {})
+        reasons = "; ".join(f"{'row' if field == '_row' else field}: {' '.join(map(str, messages))}"
+                            for field, messages in error["errors"].items())
+        rows.append([error["line"], values.get("email", ""), values.get("name", ""), values.get("role", ""), reasons])
+    return rows
+
+
+@bp.route("/users/import", methods=["GET", "POST"])
+@admin_page
+def user_import(tenant):
+    """Upload an `email,name,role` CSV: each line is added or reported; the rejected lines can be downloaded."""
+    form = ImportForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("console/tenant/import.html", tenant=tenant, form=form, result=None), status
+    data = form.file.data.read(IMPORT_MAX_BYTES + 1)
+    error = None
+    if len(data) > IMPORT_MAX_BYTES:
+        error = f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: split it."
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            error = "The file is not UTF-8 text: save it as CSV UTF-8."
+    if error is None:
+        try:
+            result = importer.import_csv(tenant, text, actor=g.principal.actor)
+        except AppError as exc:
+            db.session.rollback()
+            error = exc.message
+    if error is not None:
+        return render_template("console/tenant/import.html", tenant=tenant, form=form, result=None, error=error), 400
+    rejects = _reject_rows(text, result)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([REJECT_COLUMNS, *([_cell(v) for v in row] for row in rejects)])
+    return render_template("console/tenant/import.html", tenant=tenant, form=ImportForm(formdata=None), result=result,
+                           rejects=rejects, rejects_csv=buffer.getvalue(), download=ConfirmForm())
+
+
+def _cell(value):
+    # A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP).
+    return f"'{value}" if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
+
+
+@bp.post("/users/import/rejects.csv")
+@admin_page
+def user_import_rejects(tenant):
+    """Hand back the rejected lines the report page holds as a CSV file (nothing is kept on the server)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    body = (request.form.get("rejects") or "")[:IMPORT_MAX_BYTES]
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="rejected-users.csv"'})
+
+
+# --- the tenant's own audit log ---------------------------------------------------------------
+
+AUDIT_PAGE = 50
+
+
+def _audit_filters() -> tuple[dict, dict, str | None]:
+    args = {key: (request.args.get(key) or "").strip()[:100] for key in ("action", "outcome", "since", "until")}
+    filters, error = {"action": args["action"] or None, "outcome": args["outcome"] or None}, None
+    if filters["outcome"] not in (None, "ok", "denied", "failed"):
+        filters["outcome"], args["outcome"] = None, ""
+    for key in ("since", "until"):
+        if args[key]:
+            try:
+                day = date.fromisoformat(args[key])
+            except ValueError:
+                error = f"“{args[key]}” is not a date (YYYY-MM-DD)."
+                continue
+            # `until` includes its day.
+            moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
+            filters[key] = moment + timedelta(days=1) if key == "until" else moment
+    return args, filters, error
+
+
+@bp.get("/audit")
+@admin_page
+def audit_page(tenant):
+    """The tenant's own audit chain: who did what, when; filters and a CSV export."""
+    args, filters, error = _audit_filters()
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6)
+    entries, total = audit_service.list_entries(page_number=page, page_size=AUDIT_PAGE, tenant_id=tenant.id, **filters)
+    actors = _actor_labels(tenant, entries)
+    return render_template("console/tenant/audit.html", tenant=tenant, entries=entries, total=total, page=page,
+                           pages=max((total + AUDIT_PAGE - 1) // AUDIT_PAGE, 1), args=args, error=error,
+                           link_args={key: value for key, value in args.items() if value},
+                           actors=actors), 400 if error else 200
+
+
+def _actor_labels(tenant, entries) -> dict:
+    """Name the tenant's own users among the page's actors (staff and systems keep their kind)."""
+    labels = {}
+    for entry in entries:
+        if entry.actor_kind in ("tenant_admin", "registered_user") and entry.actor_id and entry.actor_id not in labels:
+            try:
+                labels[entry.actor_id] = user_label(users.get(tenant, uuid.UUID(entry.actor_id)))
+            except (ValueError, NotFound):
+                labels[entry.actor_id] = f"removed user {entry.actor_id}"
+    return labels
+
+
+@bp.get("/audit.csv")
+@admin_page
+def audit_csv(tenant):
+    """The filtered chain as CSV (at most 100,000 entries)."""
+    _args, filters, error = _audit_filters()
+    if error:
+        abort(400, error)
+    return Response(stream_with_context(audit_service.iter_csv(100_000, tenant_id=tenant.id, **filters)),
+                    mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
 
 
 # --- tokens --------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_list_and_exact_email_search(admin_client, org, other_org, make_user):
     html = admin_client.get(f"{T}/users?email=ADA@example.com").get_data(as_text=True)
     assert "Ada Lovelace" in html and "bob@example.com" not in html
     html = admin_client.get(f"{T}/users?email=carol@example.com").get_data(as_text=True)
-    assert "No user with this e-mail." in html
+    assert "No user matches “carol@example.com”." in html
 
 
 def test_add_user_shows_the_invitation_once_and_mails_it(admin_client, app, org, caplog):
