@@ -41,6 +41,17 @@ def build_aad(table: str, column: str, scope_id: str, row_id: str) -> bytes:
     return b"".join(parts)
 
 
+def aad_for_rows(table: str, column: str, scope_id: str):
+    """Return row_id -> build_aad(table, column, scope_id, row_id), the fixed parts encoded once (bulk reads)."""
+    prefix = build_aad(table, column, scope_id, "")[:-_LENGTH.size]
+
+    def for_row(row_id: str) -> bytes:
+        encoded = row_id.encode("utf-8")
+        return prefix + _LENGTH.pack(len(encoded)) + encoded
+
+    return for_row
+
+
 def _parse_header(blob: bytes) -> int:
     """Validate the envelope header and return its data key version."""
     if len(blob) < MIN_BLOB_BYTES:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from privacy_saas.crypto.envelope import build_aad, decode_value, key_version_of
+from privacy_saas.crypto.envelope import aad_for_rows, decode_value, key_version_of
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.extensions import db
@@ -26,15 +26,15 @@ FIELDS = ("email", "display_name", "given_name", "family_name")
 
 def _opener(tenant: Tenant):
     scope, readers = tenant_scope(tenant.id), {}
+    aads = {name: aad_for_rows(RegisteredUser.__tablename__, name, scope) for name in FIELDS}
 
-    def open_field(name: str, user_id, blob: bytes | None) -> str:
+    def open_field(name: str, user_id: str, blob: bytes | None) -> str:
         if blob is None:
             return ""
         try:
             version = key_version_of(blob)
             reader = readers.get(version) or readers.setdefault(version, keyring().reader(scope, version))
-            return decode_value(reader.open(blob, build_aad(RegisteredUser.__tablename__, name, scope,
-                                                            str(user_id))), "str")
+            return decode_value(reader.open(blob, aads[name](user_id)), "str")
         except CryptoError:
             return ""  # a record that does not decrypt matches nothing (the list shows it as broken)
 
@@ -55,10 +55,10 @@ def search(tenant: Tenant, text: str, *, status: str | None = None, role: str | 
     open_field = _opener(tenant)
     matching = []
     for row in db.session.execute(stmt):
-        user_id = row[0]
+        user_id = str(row[0])
         # The e-mail first: most searches are for an address, and a hit skips the names.
         if any(needle in open_field(name, user_id, blob).casefold() for name, blob in zip(FIELDS, row[1:])):
-            matching.append(user_id)
+            matching.append(row[0])
     page_ids = matching[(page_number - 1) * page_size: page_number * page_size]
     if not page_ids:
         return [], len(matching)
