@@ -1,16 +1,18 @@
 """Tenant admin console at /console/t: sign in, users, tokens, set password from an invitation."""
 from __future__ import annotations
 
-import csv
 import io
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
 
+from privacy_saas import csvsafe
 from privacy_saas.audit import service as audit_service
+from privacy_saas.audit.schemas import AuditQuerySchema
 from privacy_saas.audit.service import current_actor_label
 from privacy_saas.auth.principal import current_tenant
 from privacy_saas.console.forms import ConfirmForm
@@ -305,14 +307,9 @@ def user_import(tenant):
         return render_template("console/tenant/import.html", tenant=tenant, form=form, result=None, error=error), 400
     rejects = _reject_rows(text, result)
     buffer = io.StringIO()
-    csv.writer(buffer).writerows([REJECT_COLUMNS, *([_cell(v) for v in row] for row in rejects)])
+    csvsafe.Writer(buffer).writerows([REJECT_COLUMNS, *rejects])
     return render_template("console/tenant/import.html", tenant=tenant, form=ImportForm(formdata=None), result=result,
                            rejects=rejects, rejects_csv=buffer.getvalue(), download=ConfirmForm())
-
-
-def _cell(value):
-    # A cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP).
-    return f"'{value}" if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
 
 
 @bp.post("/users/import/rejects.csv")
@@ -333,21 +330,23 @@ AUDIT_PAGE = 50
 
 
 def _audit_filters() -> tuple[dict, dict, str | None]:
+    """The page's filters as typed, and as the audit API takes them (its schema's bounds); days are whole."""
     args = {key: (request.args.get(key) or "").strip()[:100] for key in ("action", "outcome", "since", "until")}
-    filters, error = {"action": args["action"] or None, "outcome": args["outcome"] or None}, None
-    if filters["outcome"] not in (None, "ok", "denied", "failed"):
-        filters["outcome"], args["outcome"] = None, ""
+    payload = {key: args[key] for key in ("action", "outcome") if args[key]}
     for key in ("since", "until"):
         if args[key]:
             try:
                 day = date.fromisoformat(args[key])
             except ValueError:
-                error = f"“{args[key]}” is not a date (YYYY-MM-DD)."
-                continue
-            # `until` includes its day.
-            moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
-            filters[key] = moment + timedelta(days=1) if key == "until" else moment
-    return args, filters, error
+                return args, {}, f"“{args[key]}” is not a date (YYYY-MM-DD)."
+            # `until` includes its day: the API's bound is exclusive.
+            payload[key] = (day + timedelta(days=1 if key == "until" else 0)).isoformat() + "T00:00:00"
+    try:
+        query = AuditQuerySchema().load(payload)
+    except ValidationError as exc:
+        return args, {}, "; ".join(f"{field}: {' '.join(map(str, messages))}"
+                                   for field, messages in exc.messages.items())
+    return args, query, None
 
 
 @bp.get("/audit")
