@@ -1,6 +1,6 @@
 """Forms of the controller-scope console pages (every form carries a CSRF token)."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from privacy_saas.controller.contacts.models import CONSENT_ACTIONS, CONSENT_PURPOSES
@@ -17,6 +17,16 @@ class ConsentForm(FlaskForm):
 
 class EraseForm(FlaskForm):
     confirm = BooleanField("Erase this contact and suppress the address", validators=[DataRequired()])
+
+
+class SuppressionLookupForm(FlaskForm):
+    email = StringField("E-mail address", validators=[DataRequired(), Length(max=254)])
+
+
+class SuppressionAddForm(FlaskForm):
+    email = StringField("E-mail address", validators=[DataRequired(), Length(max=254)])
+    reason = SelectField("Why", choices=[SelectChoice("unsubscribe", "unsubscribed (by mail or phone)"),
+                                         SelectChoice("objection", "objected (Art. 21)")])
 
 
 class SubprocessorForm(FlaskForm):

@@ -8,7 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from privacy_saas.auth.principal import load_principal
-from privacy_saas.console.controller_forms import ConsentForm, EraseForm, SubprocessorForm
+from privacy_saas.console.controller_forms import (
+    ConsentForm,
+    EraseForm,
+    SubprocessorForm,
+    SuppressionAddForm,
+    SuppressionLookupForm,
+)
 from privacy_saas.console.forms import ConfirmForm
 from privacy_saas.console.views import staff_page
 from privacy_saas.controller.contacts import service as contacts
@@ -59,9 +65,11 @@ def contact_detail(contact_id):
 
 def _render_contact(contact, consent_form, status: int = 200):
     eligibility = {purpose: contacts.marketing_eligibility(contact, purpose) for purpose in CONSENT_PURPOSES}
-    return render_template("console/controller/contact.html", contact=contact, personal=contacts.readable(contact),
+    personal = contacts.readable(contact)
+    return render_template("console/controller/contact.html", contact=contact, personal=personal,
                            eligibility=eligibility, consent_form=consent_form, erase_form=EraseForm(),
-                           review_form=ConfirmForm()), status
+                           review_form=ConfirmForm(),
+                           unsubscribe_url=contacts.unsubscribe_url(contact) if personal is not None else None), status
 
 
 @bp.post("/contacts/<uuid:contact_id>/consents")
@@ -101,6 +109,58 @@ def contact_erase(contact_id):
     contacts.erase(contact)
     flash("Contact erased; the address is on the suppression list.", "ok")
     return redirect(url_for(".contacts_list"))
+
+
+# --- suppression list --------------------------------------------------------------------------
+
+def _suppressions(lookup=None, add=None, *, found=None, looked_up: bool = False, error: str | None = None,
+                  status: int = 200):
+    return render_template("console/controller/suppressions.html", summary=suppression.summary(),
+                           lookup=lookup or SuppressionLookupForm(formdata=None), add=add or SuppressionAddForm(formdata=None),
+                           found=found, looked_up=looked_up, error=error), status
+
+
+@bp.get("/suppressions")
+@staff_page("contacts.read")
+def suppressions():
+    """The suppression list: counts, look-up of one address, manual add."""
+    return _suppressions()
+
+
+@bp.post("/suppressions/lookup")
+@staff_page("contacts.read")
+def suppression_lookup():
+    """Whether an address is on the list (by its keyed hash; audited without it)."""
+    form = SuppressionLookupForm()
+    if not form.validate_on_submit():
+        return _suppressions(lookup=form, error="Type an e-mail address.", status=400)
+    try:
+        found = contacts.look_up_suppression(form.email.data)
+    except AppError as exc:
+        return _suppressions(lookup=form, error=_first_error(exc), status=exc.status)
+    return _suppressions(lookup=form, found=found, looked_up=True)
+
+
+@bp.post("/suppressions")
+@staff_page("contacts.write")
+def suppression_add():
+    """Put an address on the list by hand (only its keyed hash is kept)."""
+    form = SuppressionAddForm()
+    if not form.validate_on_submit():
+        return _suppressions(add=form, error="Type an e-mail address and say why.", status=400)
+    try:
+        entry = contacts.suppress_address(form.email.data, form.reason.data)
+    except AppError as exc:
+        return _suppressions(add=form, error=_first_error(exc), status=exc.status)
+    flash(f"The address is on the suppression list ({entry.reason}, since {entry.created_at:%Y-%m-%d}); "
+          "imports and new contacts with it are refused.", "ok")
+    return redirect(url_for(".suppressions"))
+
+
+def _first_error(exc: AppError) -> str:
+    details = "; ".join(" ".join(map(str, messages)) for field, messages in (exc.errors or {}).items()
+                        if field != "contact_id")
+    return f"{exc.message}{': ' + details if details else ''}"
 
 
 # --- retention -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -249,4 +250,21 @@ def audit_log():
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
     entries, total = audit_service.list_entries(page_number=page_number, page_size=50, **filters)
     return render_template("console/audit.html", entries=entries, total=total, page=page_number,
-                           pages=max((total + 49) // 50, 1), args=args)
+                           pages=max((total + 49) // 50, 1), args=args, labels=_audit_labels(entries))
+
+
+def _audit_labels(entries) -> dict:
+    """Name the page's staff actors (e-mail) and tenants (slug) instead of their ids; gone ones keep the id."""
+    labels: dict[str, str] = {}
+    for entry in entries:
+        if entry.actor_kind == "staff" and entry.actor_id and entry.actor_id not in labels:
+            try:
+                labels[entry.actor_id] = staff_service.get_staff(uuid.UUID(entry.actor_id)).email
+            except (ValueError, AppError):
+                labels[entry.actor_id] = entry.actor_id
+        if entry.tenant_id is not None and str(entry.tenant_id) not in labels:
+            try:
+                labels[str(entry.tenant_id)] = tenant_service.get(entry.tenant_id).slug
+            except AppError:
+                labels[str(entry.tenant_id)] = str(entry.tenant_id)
+    return labels

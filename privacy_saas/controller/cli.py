@@ -11,6 +11,7 @@ from privacy_saas.cliutil import committed, fail
 from privacy_saas.controller import tasks
 from privacy_saas.controller.bootstrap import ensure_ready
 from privacy_saas.controller.contacts import importer
+from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.controller.contacts.models import LAWFUL_BASES, SOURCES
 from privacy_saas.controller.retention import service
 from privacy_saas.errors import AppError
@@ -90,6 +91,56 @@ def _print_report(report) -> None:
         click.echo(f"  line {rejection.line}: {rejection.reason}")
     if report.rejected_count > len(report.rejected):
         click.echo(f"  ... and {report.rejected_count - len(report.rejected)} more")
+
+
+@contacts_cli.command("unsubscribe-link")
+@click.argument("email")
+@with_appcontext
+def contacts_unsubscribe_link(email: str):
+    """Print the unsubscribe link of the contact with EMAIL (for a mail's footer and List-Unsubscribe)."""
+    contact = contacts.find_by_email(email.strip())
+    db.session.rollback()
+    if contact is None:
+        fail("no contact has this address")
+    click.echo(contacts.unsubscribe_url(contact))
+
+
+@contacts_cli.command("suppressed")
+@click.argument("email")
+@with_appcontext
+def contacts_suppressed(email: str):
+    """Say whether EMAIL is on the suppression list (exit 0 when it is, 1 when not); audited."""
+    try:
+        entry = contacts.look_up_suppression(email)
+    except AppError as exc:
+        db.session.rollback()
+        fail(_problem(exc))
+    db.session.commit()  # the look-up is audited
+    if entry is None:
+        fail("not on the suppression list")
+    click.echo(f"on the suppression list since {entry.created_at:%Y-%m-%d} ({entry.reason})")
+
+
+@contacts_cli.command("suppress")
+@click.argument("email")
+@click.option("--reason", required=True, type=click.Choice(contacts.MANUAL_REASONS),
+              help="An unsubscribe or objection received by mail or phone.")
+@with_appcontext
+def contacts_suppress(email: str, reason: str):
+    """Put EMAIL on the suppression list (only its keyed hash is kept); refused while a contact holds it."""
+    try:
+        entry = contacts.suppress_address(email, reason)
+    except AppError as exc:
+        db.session.rollback()
+        fail(_problem(exc))
+    db.session.commit()
+    click.echo(f"suppressed ({entry.reason}, since {entry.created_at:%Y-%m-%d}): imports and new contacts "
+               "with this address are refused")
+
+
+def _problem(exc: AppError) -> str:
+    details = "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in (exc.errors or {}).items())
+    return f"{exc.message}{' (' + details + ')' if details else ''}"
 
 
 def _lines(lines: list[int], limit: int = 50) -> str:

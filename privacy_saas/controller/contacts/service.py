@@ -242,6 +242,51 @@ def _delete(contact: Contact) -> None:
     db.session.flush()
 
 
+def _address(email: str) -> str:
+    try:
+        return clean_email(email)
+    except ValueError as exc:
+        raise AppError("the request is invalid", code="invalid_input", errors={"email": [str(exc)]}) from None
+
+
+def look_up_suppression(email: str) -> Suppression | None:
+    """Return the suppression list's entry for an address, if any: found by its keyed hash; audited, without it."""
+    ensure_ready()
+    suppression.check_key()
+    entry = db.session.scalar(sa.select(Suppression).where(
+        Suppression.email_hash == suppression.email_hash(_address(email))))
+    audit.record("suppression.lookup", scope=SCOPE, targets=[entry.id] if entry else [],
+                 detail={"found": entry is not None})
+    return entry
+
+
+#: Why staff put an address on the list by hand (an erasure goes through the contact or a request).
+MANUAL_REASONS = ("unsubscribe", "objection")
+
+
+def suppress_address(email: str, reason: str) -> Suppression:
+    """Put an address on the suppression list by hand (an unsubscribe or objection received by mail or phone).
+
+    Only its keyed hash is kept. An address a contact still holds is refused: recording the objection on
+    the contact (or erasing it) keeps its log straight.
+    """
+    if reason not in MANUAL_REASONS:
+        raise AppError("the request is invalid", code="invalid_input",
+                       errors={"reason": [f"must be one of {', '.join(MANUAL_REASONS)}"]})
+    ensure_ready()
+    suppression.check_key()
+    email = _address(email)
+    contact = find_by_email(email)
+    if contact is not None:
+        raise Conflict("a contact holds this address: record the objection on the contact, or erase it",
+                       code="contact_exists", errors={"contact_id": [str(contact.id)]})
+    already = suppression.suppressed([suppression.email_hash(email)])
+    entry = suppression.add(suppression.email_hash(email), reason)
+    audit.record("suppression.add", scope=SCOPE, targets=[entry.id],
+                 detail={"reason": entry.reason, "already": bool(already)})
+    return entry
+
+
 def erase(contact: Contact, reason: str = "erasure") -> bool:
     """Delete the contact and everything linked to it, keeping only the e-mail's suppression hash.
 
