@@ -428,8 +428,8 @@ def set_password(secret: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         invitations.set_password(secret, form.password.data)
-        flash("Password set. You can sign in now.", "ok")
-        return redirect(url_for("tenant_console.login"))
+        flash(f"Password set. Sign in to {tenant.name} (organisation: {tenant.slug}) with your e-mail address.", "ok")
+        return redirect(url_for("tenant_console.login", organisation=tenant.slug))
     return render_template("console/tenant/set_password.html", form=form, tenant=tenant), \
         400 if request.method == "POST" else 200
 
