@@ -170,3 +170,31 @@ def test_purged_tenant_shows_certificate(client, session, console_login):
     [receipt] = body["key_store"]["receipts"]
     assert f"confirmed the destruction of key-encryption key {receipt['key_name']} (v1)" in page
     assert "expire by" in page and body["backups"]["statements"][0].split(":")[0] in page
+
+
+def test_a_running_purge_shows_rows_of_total_batches_eta_and_the_last_error(client, session, console_login):
+    from datetime import datetime, timedelta, timezone
+
+    from privacy_saas.jobs.models import Job
+    from privacy_saas.lifecycle.models import PurgeRun
+
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    clock.travel_to(now)
+    tenant = seed("busy", status="ended", contract_end=date(2025, 1, 31))
+    tenant.status = "purging"
+    session.add(PurgeRun(tenant_id=tenant.id, step="keys_destroyed", started_at=now - timedelta(seconds=30),
+                         keys_destroyed_at=now - timedelta(seconds=20), rows_total=1000,
+                         rows_deleted={"usage_events": 400}, batches=4, attempts=2, locked_by="host:1",
+                         lease_until=now + timedelta(seconds=40)))
+    session.add(Job(name=PURGE_JOB, args=[str(tenant.id)], tenant_id=tenant.id, status="running", attempts=2,
+                    last_error="OperationalError: the database went away"))
+    session.commit()
+    console_login("support")
+    page = client.get("/console/tenants/busy").get_data(as_text=True)
+    assert 'id="purge-phase">running' in page and 'http-equiv="refresh"' in page
+    assert "400 of 1000" in page and "in 4 batches" in page
+    assert "done at about\n    12:00:30 UTC" in page  # 400 rows in 20 s: 600 more in 30 s
+    assert "OperationalError: the database went away" in page
+    status = client.get("/api/v1/tenants/busy/purge").json  # the API says the same (cookie session)
+    assert (status["phase"], status["run"]["rows_total"], status["run"]["rows_deleted_total"]) == ("running", 1000, 400)
+    assert status["eta"].startswith("2026-11-23T12:00:30")
