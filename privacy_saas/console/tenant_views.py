@@ -37,6 +37,7 @@ from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users import tokens as tenant_tokens
 from privacy_saas.processor.users.models import ROLES, RegisteredUser
 from privacy_saas.processor.users.models import STATUSES as USER_STATUSES
+from privacy_saas.rights import exports as rights_exports
 from privacy_saas.rights import service as rights
 from privacy_saas.subprocessors import service as subprocessors
 
@@ -488,6 +489,17 @@ def instruction_approve(tenant, task_id):
     rights.approve(rights.get_instruction(tenant, task_id), current_actor_label())
     flash("Approved: the request is being carried out.", "ok")
     return redirect(url_for("tenant_console.instructions_page"))
+
+
+@bp.post("/instructions/<uuid:task_id>/export")
+@admin_page
+def instruction_export(tenant, task_id):
+    """Download an approved access or portability request's export, once (as the API does)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    task = rights.get_instruction(tenant, task_id)
+    return Response(rights_exports.download(task), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="subject-export-{task.id}.zip"'})
 
 
 @bp.post("/instructions/<uuid:task_id>/reject")

@@ -140,3 +140,26 @@ def test_staff_erasure_is_confirmed_before_it_is_carried_out(client, world, role
     client.post(f"/console/rights/tasks/{task.id}/approve", data={"csrf_token": csrf_token(confirm)})
     db.session.expire_all()
     assert db.session.get(Contact, contact_id) is None
+
+
+def test_a_tenant_admin_downloads_an_access_export_once_in_the_console(client, world, role_headers):
+    from privacy_saas.processor.users import service as users
+    from tests.console.test_tenant_views import sign_in
+    from tests.helpers import PASSWORD, form_token
+
+    users.create(world["a"], email="boss@alpha.example", role="admin", password=PASSWORD, actor=("test", None))
+    db.session.commit()
+    client.post("/api/v1/dsr", json={"kind": "access", "email": EMAIL}, headers=role_headers("support"))
+    assert sign_in(client, org="alpha", email="boss@alpha.example").status_code == 302
+    page = client.get("/console/t/instructions").get_data(as_text=True)
+    [task] = db.session.query(DsrTask).filter_by(tenant_id=world["a"].id).all()
+    client.post(f"/console/t/instructions/{task.id}/approve", data={"csrf_token": csrf_token(page)})
+    page = client.get("/console/t/instructions").get_data(as_text=True)
+    assert f'id="export-{task.id}"' in page
+    download = client.post(f"/console/t/instructions/{task.id}/export",
+                           data={"csrf_token": form_token(client, "/console/t/instructions")})
+    assert download.status_code == 200 and download.data[:2] == b"PK"
+    gone = client.post(f"/console/t/instructions/{task.id}/export",
+                       data={"csrf_token": form_token(client, "/console/t/instructions")})
+    assert gone.status_code == 410 and 'href="/console/t/audit"' in gone.get_data(as_text=True)
+    assert "export downloaded" in client.get("/console/t/instructions").get_data(as_text=True)
