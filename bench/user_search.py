@@ -52,19 +52,22 @@ def main() -> None:
         "no match": lambda t: search(t, "zzz"),
     }
     print(f"\n{args.requests} searches per run, 3 runs, {args.users:,} users; figures in ms")
-    print(f"{'scenario':<24} {'p50 min/med':>14} {'p99 min/med':>14}   p99 (median) vs goal {GOAL_P99_MS:.0f} ms")
+    # CPU time beside wall time: on a shared machine the wall figures carry other processes' load.
+    print(f"{'scenario':<24} {'p50 min/med':>14} {'p99 min/med':>14} {'cpu p99':>8}   p99 (median) vs goal "
+          f"{GOAL_P99_MS:.0f} ms")
     with app.app_context():
         tenant = db.session.get(Tenant, tenant_id)
         for run in scenarios.values():  # warm: keys, statements
             run(tenant)
         for name, run in scenarios.items():
-            p50s, p99s = [], []
+            p50s, p99s, cpus = [], [], []
             for _ in range(3):
                 timings = []
                 for _ in range(args.requests):
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.process_time()
                     run(tenant)
                     timings.append(time.perf_counter() - started)
+                    cpus.append(time.process_time() - cpu)
                     db.session.expunge_all()
                     tenant = db.session.get(Tenant, tenant_id)
                 figures = summary(timings)
@@ -72,8 +75,9 @@ def main() -> None:
                 p99s.append(figures["p99"])
             p99 = statistics.median(p99s)
             verdict = "OK" if p99 < GOAL_P99_MS else "MISSED"
+            cpu_p99 = summary(cpus)["p99"]
             print(f"{name:<24} {min(p50s):>6.1f}/{statistics.median(p50s):<7.1f} {min(p99s):>6.1f}/{p99:<7.1f}"
-                  f"   {p99 / GOAL_P99_MS:>5.2f}x of goal  {verdict}")
+                  f" {cpu_p99:>8.1f}   {p99 / GOAL_P99_MS:>5.2f}x of goal  {verdict}")
 
         from privacy_saas.processor.users.models import RegisteredUser
         import sqlalchemy as sa
