@@ -67,7 +67,7 @@ def tenants_apply(directory, yes, accept, override):
     """
     mode = _console_changes(accept, override)
     specs = _load_specs(directory)
-    planned = service.plan(specs, mode)
+    planned = service.plan(specs, console_changes=mode)
     for change in planned:
         click.echo(change.describe())
     drifted = [d for change in planned for d in change.drift]
@@ -85,7 +85,7 @@ def tenants_apply(directory, yes, accept, override):
     if not yes and not click.confirm("apply these changes?", default=False):
         fail("not applied")
     with committed(suffix="; nothing was applied"):
-        service.apply(specs, mode)
+        service.apply(specs, console_changes=mode)
     click.echo("applied")
 
 
