@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from privacy_saas import rls
+from privacy_saas import clock, rls
 from privacy_saas.audit import service as audit_service
 from privacy_saas.audit.schemas import AuditQuerySchema
 from privacy_saas.auth import service as staff_service
@@ -109,10 +109,21 @@ def tenant(slug: str):
                            reinstate_form=ReinstateForm(), confirm=ConfirmForm())
 
 
-def _confirm_end_page(found, form: EndContractConfirmForm, status: int = 200, error: str | None = None):
+def _confirm_end_page(found, form: EndContractConfirmForm, status: int = 200, error: str | None = None,
+                      planned_on=None):
     """The confirmation page of an offboarding: what ending on that day does and when (raises as it would)."""
     return render_template("console/end_contract.html", tenant=found, form=form, error=error,
-                           plan=lifecycle.offboarding(found, form.on.data)), status
+                           plan=lifecycle.offboarding(found, planned_on or form.on.data)), status
+
+
+def _refused_end(found, form: EndContractConfirmForm, exc: AppError):
+    """A refused end (a day before the contract started, after its end, ...): said on the confirmation page,
+    which states what ending today would do; where even that is refused (already ended), on the tenant page."""
+    try:
+        return _confirm_end_page(found, form, exc.status, exc.message, planned_on=clock.today())
+    except AppError:
+        flash(exc.message, "error")
+        return redirect(url_for("console.tenant", slug=found.slug))
 
 
 @bp.route("/tenants/<slug>/end-contract", methods=["GET", "POST"])
@@ -129,11 +140,15 @@ def tenant_end_contract(slug: str):
             flash(exc.message, "error")
             return redirect(url_for("console.tenant", slug=slug))
     form = EndContractConfirmForm()
-    if not form.validate_on_submit():
-        return _confirm_end_page(found, form, 400, "Type the tenant's slug to confirm.")
-    if form.typed.data.strip().lower() != found.slug:
-        return _confirm_end_page(found, form, 400, f"That is not this tenant's slug: type {found.slug} to confirm.")
-    lifecycle.end_contract(found, form.on.data)
+    try:
+        if not form.validate_on_submit():
+            return _confirm_end_page(found, form, 400, "Type the tenant's slug to confirm.")
+        if form.typed.data.strip().lower() != found.slug:
+            return _confirm_end_page(found, form, 400,
+                                     f"That is not this tenant's slug: type {found.slug} to confirm.")
+        lifecycle.end_contract(found, form.on.data)
+    except AppError as exc:
+        return _refused_end(found, form, exc)
     if found.status == "ended":
         flash(f"Contract ended on {found.contract_end}: users are locked out; the purge is due on "
               f"{found.purge_due_on}.", "ok")

@@ -34,6 +34,23 @@ def test_account_manager_ends_a_contract_after_a_confirmation(client, session, c
     assert 'id="purge-phase">waiting' in text and "Reinstate" not in text  # an account manager cannot reinstate
 
 
+def test_a_refused_end_day_is_said_on_the_confirmation_page(client, session, console_login):
+    clock.travel_to(date(2026, 11, 23))
+    seed("acme")
+    console_login("admin")
+    confirm = client.get("/console/tenants/acme/end-contract?on=").get_data(as_text=True)
+    for typed in ("acme", "acne"):  # the day is refused whatever is typed, and said on the same page
+        refused = client.post("/console/tenants/acme/end-contract",
+                              data={"csrf_token": csrf_token(confirm), "on": "2000-01-01", "typed": typed})
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == 409, text
+        assert re.search(r'role="alert">[^<]*cannot end on 2000-01-01, before it started', text), text
+        # The page still offers the confirmation, stated for ending today.
+        assert "The contract ends <strong>now</strong>" in text and 'name="typed"' in text
+    tenant = _tenant("acme")
+    assert (tenant.status, tenant.contract_end) == ("active", None)
+
+
 def test_a_future_end_is_scheduled_and_the_dpo_cancels_it(client, session, console_login):
     clock.travel_to(date(2026, 11, 23))
     seed("acme")
