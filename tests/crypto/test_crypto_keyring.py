@@ -24,7 +24,8 @@ def keyed_tenant(make_tenant):
 
 def add_user(session, tenant, email="ada@example.com", name="Ada Lovelace", **extra):
     user = RegisteredUser(tenant_id=tenant.id, email=email, display_name=name,
-                          email_bidx=keyring().email_index(tenant_scope(tenant.id), email), **extra)
+                          email_bidx=keyring().email_index(tenant_scope(tenant.id), email), user_name=email,
+                          user_name_bidx=keyring().email_index(tenant_scope(tenant.id), email), **extra)
     session.add(user)
     session.flush()
     return user

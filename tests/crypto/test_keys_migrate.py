@@ -62,7 +62,9 @@ def test_old_installation_moves_to_a_key_store_interrupted_once_and_resumed(sess
     for tenant in tenants:
         seed_user = RegisteredUser(tenant_id=tenant.id, email=f"late@{tenant.slug}.example", display_name="Late",
                                    email_bidx=keyring().email_index(tenant_scope(tenant.id),
-                                                                    f"late@{tenant.slug}.example"))
+                                                                    f"late@{tenant.slug}.example"),
+                                   user_name_bidx=keyring().email_index(tenant_scope(tenant.id),
+                                                                        f"late@{tenant.slug}.example"))
         session.add(seed_user)
     contact = contacts.create({"email": "contact@vendor.example", "name": "Grace", "source": "event",
                                "lawful_basis": "legitimate_interest"})

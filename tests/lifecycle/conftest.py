@@ -23,7 +23,8 @@ def seed(slug: str, *, users: int = 3, events_per_user: int = 4, support: int = 
     for n in range(users):
         email = f"user{n}@{slug}.example"
         user = RegisteredUser(tenant_id=tenant.id, email=email, display_name=f"User {n} of {slug}",
-                              email_bidx=keyring().email_index(scope, email), role="admin" if n == 0 else "member")
+                              email_bidx=keyring().email_index(scope, email), user_name=email,
+                              user_name_bidx=keyring().email_index(scope, email), role="admin" if n == 0 else "member")
         db.session.add(user)
         db.session.flush()
         for e in range(events_per_user):

@@ -30,7 +30,8 @@ def make_subject(session):
     def make(tenant, email: str | None = None, events: int = 3, support: int = 1, **fields):
         email = email or f"u-{uuid.uuid4().hex[:8]}@example.org"
         user = RegisteredUser(tenant_id=tenant.id, email=email, display_name=fields.pop("display_name", "Grace"),
-                              email_bidx=keyring().email_index(tenant_scope(tenant.id), email), **fields)
+                              email_bidx=keyring().email_index(tenant_scope(tenant.id), email), user_name=email,
+                              user_name_bidx=keyring().email_index(tenant_scope(tenant.id), email), **fields)
         session.add(user)
         session.flush()
         now = clock.now()

@@ -28,13 +28,13 @@ from privacy_saas.processor.scim import discovery as d
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import groups as groups_service
 from privacy_saas.processor.users import service as users
-from privacy_saas.processor.users.models import RegisteredUser, UserGroup, UserGroupMember
+from privacy_saas.processor.users.models import RegisteredUser, RegisteredUserEmail, UserGroup, UserGroupMember
 
 #: Longest filter accepted: IdPs send short ones, and the parser is recursive.
 MAX_FILTER_LENGTH = 1000
 _LITERALS = {"true": True, "false": False, "null": None}
-#: A PATCH path with a value filter: `attribute[filter]` and an optional `.subAttribute`.
-_VALUE_PATH = re.compile(r"([^\[\]\s]+)\[(.+)\](\.[A-Za-z][\w$-]*)?")
+#: `attribute eq word`, the value unquoted and no number.
+_BARE_EQ = re.compile(r"\s*([A-Za-z][\w.$-]*)\s+(?i:eq)\s+([A-Za-z_][\w.@+-]*)\s*")
 
 
 class InvalidFilter(ValueError):
@@ -59,26 +59,14 @@ def parse_filter(text: str):
     try:
         tree = SCIMParser().parse(_tokens(text))
     except (SCIMParserError, ValueError) as exc:  # ValueError: an illegal character in the lexer
+        bare = _BARE_EQ.fullmatch(text)
+        if bare is not None and bare[2].lower() not in _LITERALS:
+            # Entra ID's documented `externalId eq jyoung`: one comparison with an unquoted word is that word.
+            return ("eq", bare[1], bare[2])
         raise InvalidFilter(f"the filter is not valid SCIM: {exc}") from None
     if tree is None:
         raise InvalidFilter("the filter is empty")
     return _walk(tree, None)
-
-
-def is_simple_value_path(path: str) -> bool:
-    """Return whether a PATCH path's filter is one `subAttribute eq value` comparison.
-
-    That is the form identity providers send (`emails[type eq "work"].value`); anything else
-    (`or`, `not`, `pr`, other operators, nested paths) is a filter this server does not evaluate.
-    """
-    match = _VALUE_PATH.fullmatch(path.strip())
-    if match is None:
-        return False
-    try:
-        tree = parse_filter(match.group(2))
-    except InvalidFilter:
-        return False
-    return tree[0] == "eq" and "." not in tree[1] and isinstance(tree[2], (str, bool))
 
 
 def _path(path: scim_ast.AttrPath, ns) -> str:
@@ -152,10 +140,12 @@ class Term(NamedTuple):
 
 
 def translate(tree, leaf: Callable[[Term], T], *, core_urn: str, value_path: str,
-              both: Callable[[T, T], T], either: Callable[[T, T], T], negate: Callable[[T], T]) -> T:
+              both: Callable[[T, T], T], either: Callable[[T, T], T], negate: Callable[[T], T],
+              inside: Callable[[T], T] = lambda folded: folded) -> T:
     """Fold a filter tree into one value with `leaf` for each comparison and the given logic.
 
-    `value_path` is the one multi-valued attribute whose value paths this resource type supports.
+    `value_path` is the one multi-valued attribute whose value paths this resource type supports;
+    `inside` wraps the fold of a value path (`emails[...]`), so all its comparisons hold for one value.
     """
 
     def fold(node, within: str | None):
@@ -167,7 +157,7 @@ def translate(tree, leaf: Callable[[Term], T], *, core_urn: str, value_path: str
         if kind == "filter":
             if node[1].lower() != value_path:
                 raise InvalidFilter(f"filtering inside {node[1]} is not supported")
-            return fold(node[2], value_path)
+            return inside(fold(node[2], value_path))
         value = node[2] if kind != "pr" else None
         return leaf(Term(kind, node[1], normalise_attr(node[1], core_urn), value, within))
 
@@ -212,35 +202,63 @@ _ORDER = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operato
 
 def _unsupported(term: Term) -> InvalidFilter:
     return InvalidFilter(f"filtering with '{term.name} {term.op}' is not supported; personal data is encrypted, "
-                         "so userName and emails.value support only eq")
+                         "so userName, externalId and emails.value support only eq")
 
 
 # --- users -------------------------------------------------------------------------------------
 
+def _email_rows(clause) -> sa.ColumnElement:
+    """EXISTS one e-mail of the user (its blind index row) matching `clause`."""
+    return sa.select(RegisteredUserEmail.user_id).where(
+        RegisteredUserEmail.tenant_id == RegisteredUser.tenant_id, RegisteredUserEmail.user_id == RegisteredUser.id,
+        clause).exists()
+
+
 def users_where(tenant: Tenant, tree):
-    """Return the WHERE clause of a user filter."""
+    """Return the WHERE clause of a user filter.
+
+    userName, externalId and e-mail values compare through their blind indexes (eq only); a value path
+    `emails[type eq "work" and value eq "x"]` holds for one e-mail, through the registered_user_emails rows.
+    """
+
+    def email_term(term: Term):
+        path, op, value = term.path, term.op, term.value
+        if op == "pr":
+            return sa.true() if path == "emails" else {
+                "emails.value": sa.true(), "emails.type": RegisteredUserEmail.type.is_not(None),
+                "emails.primary": RegisteredUserEmail.primary.is_(True)}.get(path, None)
+        if op != "eq":
+            return None
+        if path == "emails.value" and isinstance(value, str):
+            return RegisteredUserEmail.value_bidx == users.email_index(tenant, value)
+        if path == "emails.type" and isinstance(value, str):
+            return RegisteredUserEmail.type == value.lower()
+        if path == "emails.primary" and isinstance(value, bool):
+            return RegisteredUserEmail.primary.is_(value)
+        return None
 
     def leaf(term: Term):
         path, op, value = term.path, term.op, term.value
+        if path == "emails" or path.startswith("emails."):
+            clause = email_term(term)
+            if clause is None:
+                raise _unsupported(term)
+            return clause if term.within == "emails" else _email_rows(clause)
         if op == "pr":
-            if path in ("username", "id", "active", "emails", "emails.value"):
+            if path in ("username", "id", "active"):
                 return sa.true()
             if path == "externalid":
-                return RegisteredUser.external_id.is_not(None)
+                return RegisteredUser.external_id_bidx.is_not(None)
             raise _unsupported(term)
-        if path in ("username", "emails.value"):
+        if path == "username":
             if op != "eq" or not isinstance(value, str):
                 raise _unsupported(term)
-            return RegisteredUser.email_bidx == users.email_index(tenant, value)
-        if path == "emails.type" and term.within == "emails" and op == "eq":
-            return sa.true() if str(value).lower() == "work" else sa.false()
-        if path == "emails.primary" and term.within == "emails" and op == "eq":
-            return sa.true() if value is True else sa.false()
+            return RegisteredUser.user_name_bidx == users.email_index(tenant, value)
         if path == "externalid" and op in ("eq", "ne"):
             if not isinstance(value, str):
                 raise InvalidFilter("externalId compares with a string")
-            clause = RegisteredUser.external_id == value
-            return clause if op == "eq" else sa.or_(sa.not_(clause), RegisteredUser.external_id.is_(None))
+            clause = RegisteredUser.external_id_bidx == users.external_id_index(tenant, value)
+            return clause if op == "eq" else sa.or_(sa.not_(clause), RegisteredUser.external_id_bidx.is_(None))
         if path == "active" and op in ("eq", "ne"):
             active = _as_bool(value) if op == "eq" else not _as_bool(value)
             return RegisteredUser.status == ("active" if active else "disabled")
@@ -253,7 +271,8 @@ def users_where(tenant: Tenant, tree):
             return _ORDER[op](column, _as_time(value))
         raise _unsupported(term)
 
-    return to_sql(tree, leaf, core_urn=d.USER, value_path="emails")
+    return translate(tree, leaf, core_urn=d.USER, value_path="emails", both=sa.and_, either=sa.or_,
+                     negate=sa.not_, inside=_email_rows)
 
 
 # --- groups ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.processor.scim import discovery as d
 from privacy_saas.processor.scim.errors import invalid_value
 from privacy_saas.processor.scim.filters import normalise_attr
+from privacy_saas.processor.scim.patch import user_state
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import groups as groups_service
 from privacy_saas.processor.users.models import RegisteredUser
@@ -34,23 +35,12 @@ def user_resource(base: str, user: RegisteredUser, groups: list, admins_id: uuid
     meta = {"resourceType": "User", "created": _ts(user.created_at), "lastModified": _ts(user.updated_at),
             "location": location, "version": etag(user.version)}
     try:
-        email, display_name = user.email, user.display_name
-        given_name, family_name = user.given_name, user.family_name
+        state = user_state(user)
     except CryptoError:
         log.warning("user %s of tenant %s cannot be decrypted", user.id, user.tenant_id)
         return {"schemas": [d.USER], "id": str(user.id), "active": user.status == "active", "meta": meta}
-    resource = {"schemas": [d.USER], "id": str(user.id)}
-    if user.external_id is not None:
-        resource["externalId"] = user.external_id
-    resource["userName"] = email
-    name = {k: v for k, v in (("givenName", given_name), ("familyName", family_name)) if v is not None}
-    if name:
-        resource["name"] = name
-    if display_name is not None:
-        resource["displayName"] = display_name
-    resource["active"] = user.status == "active"
-    if "@" in email:
-        resource["emails"] = [{"value": email, "type": "work", "primary": True}]
+    schemas = [d.USER, d.ENTERPRISE] if d.ENTERPRISE in state else [d.USER]
+    resource = {"schemas": schemas, "id": str(user.id), **state}
     member_of = [{"value": str(gid), "$ref": f"{base}/Groups/{gid}", "display": name, "type": "direct"}
                  for gid, name in groups]
     if user.role == "admin":

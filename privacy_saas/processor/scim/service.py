@@ -5,16 +5,26 @@ The SCIM layer never touches personal data itself: it maps SCIM attributes onto
 """
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from privacy_saas.extensions import db
 from privacy_saas.processor.scim import discovery as d
+from privacy_saas.processor.scim import patch
+from privacy_saas.processor.scim.attributes import (
+    ENTERPRISE,
+    GROUP_ATTRS,
+    PROFILE_NAME_PARTS,
+    PROFILE_STRINGS,
+    READ_ONLY,
+)
+from privacy_saas.processor.scim.patch import state_from_body, user_state
 from privacy_saas.processor.scim.errors import ScimError, invalid_syntax, invalid_value
 from privacy_saas.processor.scim.filters import (
     admins_match,
     as_uuid,
     groups_where,
-    is_simple_value_path,
     normalise_attr,
     parse_filter,
     users_where,
@@ -23,6 +33,9 @@ from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import groups as groups_service
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users.models import RegisteredUser
+
+_MEMBERS = next(a for a in GROUP_ATTRS if a.name == "members")
+_MEMBER_PATH = re.compile(r"(?i:members)\[(.+)\]")
 
 
 def get_user(tenant: Tenant, user_id: str) -> RegisteredUser:
@@ -70,140 +83,64 @@ def search_groups(tenant: Tenant, filter_text: str | None, start: int, count: in
 
 # --- users -------------------------------------------------------------------------------------
 
+def _user_fields(state: dict) -> dict:
+    """Return the users service's fields for a SCIM state."""
+    name = state.get("name") or {}
+    profile = {k: state[k] for k in PROFILE_STRINGS if k in state}
+    name_parts = {k: name[k] for k in PROFILE_NAME_PARTS if k in name}
+    if name_parts:
+        profile["name"] = name_parts
+    contact = {k: state[k] for k in ("phoneNumbers", "addresses") if state.get(k)}
+    return {"user_name": state["userName"], "emails": state.get("emails") or [],
+            "display_name": state.get("displayName"), "given_name": name.get("givenName"),
+            "family_name": name.get("familyName"), "external_id": state.get("externalId"),
+            "profile": profile or None, "contact": contact or None, "enterprise": state.get(ENTERPRISE) or None,
+            "status": "active" if state["active"] else "disabled"}
+
+
+def _reformatted(before: dict, after: dict) -> dict:
+    """Keep name.formatted in step when a request changes the name's parts but not the formatted name."""
+    old, new = before.get("name") or {}, after.get("name") or {}
+    parts = ("givenName", "middleName", "familyName")
+    if "formatted" in new and new.get("formatted") == old.get("formatted") \
+            and any(old.get(p) != new.get(p) for p in parts):
+        formatted = " ".join(new[p] for p in parts if new.get(p))
+        after = {**after, "name": {**new, "formatted": formatted}} if formatted else after
+    return after
+
+
+def _save(tenant: Tenant, user: RegisteredUser, before: dict, after: dict) -> RegisteredUser:
+    old, new = _user_fields(before), _user_fields(after)
+    changes = {k: v for k, v in new.items() if v != old[k]}
+    return users.update(tenant, user, strict_email=False, **changes) if changes else user
+
+
+def create_user(tenant: Tenant, body: dict) -> RegisteredUser:
+    """Create a user from a SCIM body; SCIM users sign in through their IdP (no password here)."""
+    fields = _user_fields(state_from_body(body))
+    active = fields.pop("status") == "active"
+    return users.create(tenant, **fields, active=active, strict_email=False)
+
+
+def replace_user(tenant: Tenant, user: RegisteredUser, body: dict) -> RegisteredUser:
+    """PUT: replace the user's writable attributes."""
+    before = user_state(user)
+    return _save(tenant, user, before, state_from_body(body, active=before["active"]))
+
+
+def patch_user(tenant: Tenant, user: RegisteredUser, body: dict) -> RegisteredUser:
+    """PATCH: apply add/replace/remove operations, with or without path, in order."""
+    before = user_state(user)
+    after = patch.apply(before, body, str(user.id))
+    return _save(tenant, user, before, _reformatted(before, after))
+
+
 def _text(value, name: str, *, allow_none: bool = True):
     if value is None and allow_none:
         return None
     if not isinstance(value, str):
         raise invalid_value(f"{name} must be a string")
     return value
-
-
-def _active(value) -> bool:
-    """Return a boolean from what IdPs send: true/false, or the strings "True"/"False"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise invalid_value("active must be true or false")
-
-
-def _user_state(user: RegisteredUser) -> dict:
-    return {"username": user.email, "externalid": user.external_id, "displayname": user.display_name,
-            "name.givenname": user.given_name, "name.familyname": user.family_name,
-            "active": user.status == "active"}
-
-
-def _state_from_body(body: dict, *, current: dict | None = None) -> dict:
-    """Return the user state a POST/PUT body asks for (unknown and read-only attributes are ignored)."""
-    if not isinstance(body, dict):
-        raise invalid_syntax("the body must be a JSON object")
-    state = {"username": None, "externalid": None, "displayname": None, "name.givenname": None,
-             "name.familyname": None, "active": current["active"] if current else True}
-    for key, value in body.items():
-        _set_user_attr(state, key, value, "replace")
-    if not state["username"]:
-        raise invalid_value("userName is required")
-    return state
-
-
-def _set_user_attr(state: dict, key: str, value, op: str) -> None:
-    path = normalise_attr(key, d.USER)
-    if "[" in path:
-        if not is_simple_value_path(key):
-            raise ScimError(400, f"unsupported path {key!r}: the filter must be one 'attribute eq value'",
-                            "invalidPath")
-        return  # emails[type eq "work"].value and the like: derived or not stored here
-    if path == "username":
-        if op == "remove":
-            raise ScimError(400, "userName is required and cannot be removed", "mutability")
-        state["username"] = _text(value, "userName", allow_none=False)
-    elif path == "externalid":
-        state["externalid"] = None if op == "remove" else _text(value, "externalId")
-    elif path == "displayname":
-        state["displayname"] = None if op == "remove" else _text(value, "displayName")
-    elif path == "active":
-        if op == "remove":
-            raise ScimError(400, "active is required and cannot be removed", "mutability")
-        state["active"] = _active(value)
-    elif path == "name":
-        if op == "remove" or value is None:
-            state["name.givenname"] = state["name.familyname"] = None
-            return
-        if not isinstance(value, dict):
-            raise invalid_value("name must be an object")
-        if op == "replace":
-            state["name.givenname"] = state["name.familyname"] = None
-        for sub, sub_value in value.items():
-            _set_user_attr(state, f"name.{sub}", sub_value, "replace")
-    elif path in ("name.givenname", "name.familyname"):
-        state[path] = None if op == "remove" else _text(value, key)
-    # Anything else (emails, groups, password, phoneNumbers, extensions...) is read-only or not
-    # stored here; IdPs send such attributes by default, so they are ignored rather than refused.
-
-
-def _user_changes(before: dict, after: dict) -> dict:
-    names = {"username": "email", "externalid": "external_id", "displayname": "display_name",
-             "name.givenname": "given_name", "name.familyname": "family_name"}
-    changes = {names[k]: after[k] for k in names if after[k] != before[k]}
-    if after["active"] != before["active"]:
-        changes["status"] = "active" if after["active"] else "disabled"
-    return changes
-
-
-def create_user(tenant: Tenant, body: dict) -> RegisteredUser:
-    """Create a user from a SCIM body; SCIM users sign in through their IdP (no password here)."""
-    state = _state_from_body(body)
-    return users.create(tenant, email=state["username"], display_name=state["displayname"],
-                        given_name=state["name.givenname"], family_name=state["name.familyname"],
-                        external_id=state["externalid"], active=state["active"], strict_email=False)
-
-
-def replace_user(tenant: Tenant, user: RegisteredUser, body: dict) -> RegisteredUser:
-    """PUT: replace the user's writable attributes."""
-    before = _user_state(user)
-    changes = _user_changes(before, _state_from_body(body, current=before))
-    return users.update(tenant, user, strict_email=False, **changes) if changes else user
-
-
-def _operations(body) -> list[tuple[str, str | None, object]]:
-    if not isinstance(body, dict) or not isinstance(body.get("Operations"), list) or not body["Operations"]:
-        raise invalid_syntax("a PatchOp body needs a non-empty Operations list")
-    ops = []
-    for operation in body["Operations"]:
-        if not isinstance(operation, dict):
-            raise invalid_syntax("each operation must be an object")
-        op = str(operation.get("op", "")).lower()
-        if op not in ("add", "remove", "replace"):
-            raise invalid_syntax("op must be add, remove or replace")
-        path = operation.get("path")
-        if path is not None and (not isinstance(path, str) or not path.strip()):
-            raise ScimError(400, "path must be a non-empty string", "invalidPath")
-        if op == "remove" and path is None:
-            raise ScimError(400, "remove needs a path", "noTarget")
-        if op != "remove" and "value" not in operation:
-            raise invalid_value(f"{op} needs a value")
-        ops.append((op, path.strip() if path else None, operation.get("value")))
-    return ops
-
-
-def _targets(path: str | None, value) -> list[tuple[str, object]]:
-    """Return the (attribute, value) pairs one operation sets: its path, or each key of its value."""
-    if path is not None:
-        return [(path, value)]
-    if not isinstance(value, dict):
-        raise invalid_value("without a path, the value must be an object of attributes")
-    return list(value.items())
-
-
-def patch_user(tenant: Tenant, user: RegisteredUser, body: dict) -> RegisteredUser:
-    """PATCH: apply add/replace/remove operations, with or without path, in order."""
-    before = _user_state(user)
-    state = dict(before)
-    for op, path, value in _operations(body):
-        for target, target_value in _targets(path, value):
-            _set_user_attr(state, target, target_value, op)
-    changes = _user_changes(before, state)
-    return users.update(tenant, user, strict_email=False, **changes) if changes else user
 
 
 # --- groups ------------------------------------------------------------------------------------
@@ -250,20 +187,45 @@ def replace_group(tenant: Tenant, group, body: dict):
     return groups_service.update(tenant, group, display_name=name, external_id=external_id, members=members)
 
 
-def _member_filter_value(path: str) -> str | None:
-    """Return X from `members[value eq "X"]`, or None for plain `members`."""
-    tree = parse_filter(path)
-    if tree[0] == "filter" and tree[2][0] == "eq" and normalise_attr(tree[2][1], d.GROUP) == "members.value":
-        return str(tree[2][2])
-    raise ScimError(400, f"unsupported path {path!r}", "invalidPath")
+def _member_filter_value(path: str) -> str:
+    """Return X from `members[value eq "X"]`; any other filter is 400 invalidPath."""
+    match = _MEMBER_PATH.fullmatch(path.strip())
+    if match is None:
+        raise patch.invalid_path(f"unsupported path {path!r}")
+    sub, value = patch.value_filter(_MEMBERS, match[1], path)
+    if sub.name != "value":
+        raise patch.invalid_path(f"unsupported path {path!r}: members are selected by value")
+    return str(value)
+
+
+def _group_targets(group, path: str | None, value) -> list[tuple[str, object]]:
+    """Return the (attribute, value) pairs one operation sets; a path-less value may repeat the group's id
+    (Okta's rename sends it) and its other read-only attributes."""
+    if path is not None:
+        return [(path, value)]
+    if not isinstance(value, dict):
+        raise invalid_value("without a path, the value must be an object of attributes")
+    pairs = []
+    for key, key_value in value.items():
+        lowered = str(key).lower()
+        if lowered == "id":
+            if str(key_value) != str(group.id):
+                raise patch.read_only("id")
+        elif lowered not in READ_ONLY:
+            pairs.append((str(key), key_value))
+    return pairs
 
 
 def patch_group(tenant: Tenant, group, body: dict):
-    """PATCH a group: displayName, externalId and members (add, remove by value or filter, replace)."""
-    members = list(groups_service.member_ids(tenant, group))
+    """PATCH a group: displayName, externalId and members (add, remove by value or filter, replace).
+
+    Member ids that are no user of the tenant are skipped, not refused: one failed user must not block the
+    other memberships of an identity provider's batch (the audit entry names the skipped ids).
+    """
+    members = [str(m) for m in groups_service.member_ids(tenant, group)]
     name, external_id = group.display_name, group.external_id
-    for op, path, value in _operations(body):
-        for target, target_value in _targets(path, value):
+    for op, path, value in patch.operations(body):
+        for target, target_value in _group_targets(group, path, value):
             lowered = normalise_attr(target, d.GROUP)
             if lowered == "displayname":
                 if op == "remove":
@@ -274,21 +236,21 @@ def patch_group(tenant: Tenant, group, body: dict):
             elif lowered == "members":
                 ids = [str(v) for v in _member_values(target_value)]
                 if op == "add":
-                    members = members + [m for m in ids if m not in {str(x) for x in members}]
+                    members = members + [m for m in ids if m not in set(members)]
                 elif op == "replace":
                     members = ids
                 else:  # remove: all, or those listed in the value (Entra's form)
-                    members = [m for m in members if str(m) not in set(ids)] if ids else []
+                    members = [m for m in members if m not in set(ids)] if ids else []
             elif lowered.startswith("members["):
                 if op != "remove":
-                    raise ScimError(400, "only remove is supported on a member filter path", "invalidPath")
+                    raise patch.invalid_path("only remove is supported on a member filter path")
                 drop = _member_filter_value(target)
-                members = [m for m in members if str(m) != drop]
-            elif op != "remove" and lowered in ("id", "meta"):
-                raise ScimError(400, f"{target} is read-only", "mutability")
+                members = [m for m in members if m != drop]
+            elif lowered in READ_ONLY:
+                raise patch.read_only(target)
             else:
-                raise ScimError(400, f"unknown attribute {target!r}", "invalidPath")
+                raise patch.invalid_path(f"unknown attribute {target!r}")
     return groups_service.update(
         tenant, group, display_name=name if name != group.display_name else None,
         external_id=external_id if not group.is_admins else ...,
-        members=members)
+        members=members, skip_unknown=True)

@@ -117,21 +117,26 @@ def _check_external_id(tenant: Tenant, external_id, exclude=None) -> None:
         raise Conflict("a group with this external id exists in this tenant", code="external_id_exists")
 
 
-def _resolve_members(tenant: Tenant, ids) -> list:
-    """Return the user ids, refusing any that is not a user of this tenant (same answer for both)."""
-    wanted = set()
+def _resolve_members(tenant: Tenant, ids, *, skip_unknown: bool = False) -> tuple[list, list[str]]:
+    """Return the user ids and the ids skipped: any that is not a user of this tenant is refused (the same
+    answer for both), or with `skip_unknown` left out and returned."""
+    wanted, skipped = set(), []
     for raw in ids:
         try:
             wanted.add(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
         except ValueError:
-            raise AppError("a member is not a user of this tenant", code="invalid_member") from None
+            if not skip_unknown:
+                raise AppError("a member is not a user of this tenant", code="invalid_member") from None
+            skipped.append(str(raw)[:64])
     if not wanted:
-        return []
+        return [], skipped
     found = set(db.session.scalars(sa.select(RegisteredUser.id).where(
         RegisteredUser.tenant_id == tenant.id, RegisteredUser.id.in_(wanted))))
     if found != wanted:
-        raise AppError("a member is not a user of this tenant", code="invalid_member")
-    return sorted(found)
+        if not skip_unknown:
+            raise AppError("a member is not a user of this tenant", code="invalid_member")
+        skipped.extend(sorted(str(m) for m in wanted - found))
+    return sorted(found), skipped
 
 
 def create(tenant: Tenant, display_name: str, *, external_id=None, members=(), actor=None) -> UserGroup:
@@ -139,7 +144,7 @@ def create(tenant: Tenant, display_name: str, *, external_id=None, members=(), a
     ensure_writable(tenant)
     name = _check(display_name, external_id)
     _check_external_id(tenant, external_id)
-    member_list = _resolve_members(tenant, members)
+    member_list, _ = _resolve_members(tenant, members)
     group = UserGroup(tenant_id=tenant.id, display_name=name, external_id=external_id, version=1)
     db.session.add(group)
     db.session.flush()
@@ -150,16 +155,25 @@ def create(tenant: Tenant, display_name: str, *, external_id=None, members=(), a
     return group
 
 
-def update(tenant: Tenant, group, *, display_name=None, external_id=..., members=None, actor=None):
-    """Change a group's name, external id, or (when `members` is given) its exact member list."""
+def update(tenant: Tenant, group, *, display_name=None, external_id=..., members=None, skip_unknown=False,
+           actor=None):
+    """Change a group's name, external id, or (when `members` is given) its exact member list.
+
+    With `skip_unknown`, member ids that are no user of the tenant are left out instead of refusing the
+    change; the audit entry names them.
+    """
     ensure_writable(tenant)
+    resolved, skipped = _resolve_members(tenant, members, skip_unknown=skip_unknown) if members is not None \
+        else (None, [])
     if group.is_admins:
         if display_name is not None and display_name.strip().lower() != ADMINS:
             raise AppError("the admins group cannot be renamed", code="immutable")
         if external_id not in (..., None):
             raise AppError("the admins group has no external id", code="immutable")
-        if members is not None:
-            set_admins(tenant, _resolve_members(tenant, members), actor=actor)
+        if resolved is not None:
+            set_admins(tenant, resolved, actor=actor)
+        if skipped:
+            _record_skipped(tenant, group, skipped, actor)
         return admins_group(tenant)
     changed = []
     if display_name is not None and display_name != group.display_name:
@@ -170,8 +184,8 @@ def update(tenant: Tenant, group, *, display_name=None, external_id=..., members
         _check_external_id(tenant, external_id, exclude=group.id)
         group.external_id = external_id
         changed.append("externalId")
-    if members is not None:
-        wanted = set(_resolve_members(tenant, members))
+    if resolved is not None:
+        wanted = set(resolved)
         current = set(member_ids(tenant, group))
         if wanted != current:
             _change_members(tenant, group, add=wanted - current, remove=current - wanted)
@@ -179,9 +193,16 @@ def update(tenant: Tenant, group, *, display_name=None, external_id=..., members
     if changed:
         group.touch()
         db.session.flush()
-        audit.record("group.update", tenant_id=tenant.id, targets=[group.id], actor=actor,
-                     detail={"fields": changed})
+        detail = {"fields": changed, **({"skipped_members": skipped} if skipped else {})}
+        audit.record("group.update", tenant_id=tenant.id, targets=[group.id], actor=actor, detail=detail)
+    elif skipped:
+        _record_skipped(tenant, group, skipped, actor)
     return group
+
+
+def _record_skipped(tenant: Tenant, group, skipped: list[str], actor) -> None:
+    audit.record("group.update", tenant_id=tenant.id, targets=[group.id], actor=actor,
+                 detail={"fields": [], "skipped_members": skipped})
 
 
 def _change_members(tenant: Tenant, group, *, add=(), remove=()) -> None:
@@ -196,7 +217,7 @@ def _change_members(tenant: Tenant, group, *, add=(), remove=()) -> None:
 
 def add_members(tenant: Tenant, group, ids, *, actor=None):
     """Add users to a group (already present ones are left)."""
-    wanted = set(_resolve_members(tenant, ids))
+    wanted = set(_resolve_members(tenant, ids)[0])
     return update(tenant, group, members=sorted(wanted | set(member_ids(tenant, group))), actor=actor)
 
 

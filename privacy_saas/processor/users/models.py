@@ -24,8 +24,9 @@ class RegisteredUser(EncryptedModel, db.Model):
 
     __tablename__ = "registered_users"
     __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "user_name_bidx"),
         sa.UniqueConstraint("tenant_id", "email_bidx"),
-        sa.UniqueConstraint("tenant_id", "external_id"),
+        sa.UniqueConstraint("tenant_id", "external_id_bidx"),
         sa.Index("ix_registered_users_tenant_status_role", "tenant_id", "status", "role"),
         choice("role", "role", ROLES),
         choice("status", "status", STATUSES),
@@ -36,12 +37,33 @@ class RegisteredUser(EncryptedModel, db.Model):
     #: The tenant; leads the primary key (and would be the distribution column).
     tenant_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tenants.id"), primary_key=True, info=not_personal())
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=person_id("registered_user"))
-    #: HMAC of the normalised e-mail under the tenant's index key: lookups never decrypt.
-    email_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary(16), info=personal(
+    #: HMAC of the normalised sign-in name (SCIM userName) under the tenant's index key: unique per tenant.
+    user_name_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary(16), info=personal(
+        "technical_ids", subject="registered_user", plaintext_because=(
+            "a keyed hash (blind index) of the sign-in name: SCIM `userName eq` and uniqueness match it without "
+            "decrypting; irreversible without the tenant's index key, which the purge destroys")))
+    user_name_ct: Mapped[bytes | None] = ciphertext_column("user_name_ct",
+                                                           personal("identity", subject="registered_user"))
+    #: HMAC of the normalised product e-mail (primary, else work, else userName when it is an address);
+    #: unique per tenant so sign-in, invitations and DSR look-ups name one person. NULL: no address known.
+    email_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary(16), info=personal(
         "technical_ids", subject="registered_user", plaintext_because=(
             "a keyed hash (blind index) of the e-mail: sign-in, SCIM and DSR look-ups match it without decrypting; "
             "irreversible without the tenant's index key, which the purge destroys")))
     email_ct: Mapped[bytes | None] = ciphertext_column("email_ct", personal("contact_details", subject="registered_user"))
+    #: Every e-mail the identity provider sent (SCIM `emails`: value, type, primary, display), as a JSON list;
+    #: registered_user_emails holds their blind indexes.
+    emails_ct: Mapped[bytes | None] = ciphertext_column("emails_ct", personal("contact_details", subject="registered_user"))
+    #: SCIM phoneNumbers and addresses, as JSON {"phoneNumbers": [...], "addresses": [...]}.
+    contact_ct: Mapped[bytes | None] = ciphertext_column("contact_ct",
+                                                         personal("contact_details", subject="registered_user"))
+    #: The rest of the SCIM core profile as JSON: nickName, title, userType, preferredLanguage, locale, timezone
+    #: and the name parts beyond given and family name.
+    profile_ct: Mapped[bytes | None] = ciphertext_column("profile_ct", personal("identity", subject="registered_user"))
+    #: The SCIM enterprise extension as JSON: employeeNumber, costCenter, organization, division, department,
+    #: manager.
+    enterprise_ct: Mapped[bytes | None] = ciphertext_column("enterprise_ct",
+                                                            personal("identity", subject="registered_user"))
     display_name_ct: Mapped[bytes | None] = ciphertext_column("display_name_ct",
                                                               personal("identity", subject="registered_user"))
     given_name_ct: Mapped[bytes | None] = ciphertext_column("given_name_ct",
@@ -52,11 +74,15 @@ class RegisteredUser(EncryptedModel, db.Model):
     role: Mapped[str] = mapped_column(sa.String(16), default="member", info=person_state("registered_user"))
     #: active or disabled (a disabled user stays, cannot sign in).
     status: Mapped[str] = mapped_column(sa.String(16), default="active", info=person_state("registered_user"))
-    #: The identity provider's id for this user (SCIM externalId).
-    external_id: Mapped[str | None] = mapped_column(sa.String(255), info=personal(
+    #: Keyed hash of the identity provider's id for the user (SCIM externalId, case-exact): `externalId eq`
+    #: and per-tenant uniqueness without decrypting.
+    external_id_bidx: Mapped[bytes | None] = mapped_column(sa.LargeBinary(16), info=personal(
         "technical_ids", subject="registered_user", plaintext_because=(
-            "the identity provider's id for the user: SCIM filters on it and it is unique per tenant. Okta sends "
-            "an opaque id, but Entra ID maps mailNickname (often the e-mail's local part) by default")))
+            "a keyed hash (blind index) of the identity provider's id: SCIM filters on it and it is unique per "
+            "tenant; irreversible without the tenant's index key, which the purge destroys")))
+    #: The identity provider's id, sealed: Entra ID maps mailNickname (often the e-mail's local part) by default.
+    external_id_ct: Mapped[bytes | None] = ciphertext_column("external_id_ct",
+                                                             personal("technical_ids", subject="registered_user"))
     #: argon2id hash; NULL for users who sign in through their identity provider.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255), info=personal(
         "credentials", subject="registered_user",
@@ -77,7 +103,13 @@ class RegisteredUser(EncryptedModel, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(info=person_state("registered_user", "usage"))
     disabled_at: Mapped[datetime | None] = mapped_column(info=person_state("registered_user"))
 
+    user_name = Encrypted("str")
     email = Encrypted("str")
+    emails = Encrypted("json")
+    contact = Encrypted("json")
+    profile = Encrypted("json")
+    enterprise = Encrypted("json")
+    external_id = Encrypted("str")
     display_name = Encrypted("str")
     given_name = Encrypted("str")
     family_name = Encrypted("str")
@@ -120,6 +152,35 @@ class RegisteredUser(EncryptedModel, db.Model):
             raise InvalidTransition("the user is already active")
         self.status = "active"
         self.disabled_at = None
+
+
+class RegisteredUserEmail(db.Model):
+    """The blind index of one of a user's e-mails (SCIM `emails`): filters and DSR look-ups never decrypt.
+
+    Rewritten with the user's e-mail list; the addresses themselves are sealed in registered_users.emails_ct.
+    """
+
+    __tablename__ = "registered_user_emails"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["registered_users.tenant_id", "registered_users.id"],
+                                ondelete="CASCADE", name="fk_registered_user_emails_user"),
+        sa.Index("ix_registered_user_emails_bidx", "tenant_id", "value_bidx"),
+        sa.Index("ix_registered_user_emails_user", "tenant_id", "user_id"),
+    )
+    __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, info=not_personal())
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, info=not_personal())
+    user_id: Mapped[uuid.UUID] = mapped_column(info=person_id("registered_user"))
+    #: HMAC of the normalised address under the tenant's index key.
+    value_bidx: Mapped[bytes] = mapped_column(sa.LargeBinary(16), info=personal(
+        "technical_ids", subject="registered_user", plaintext_because=(
+            "a keyed hash (blind index) of an e-mail: `emails.value eq` and DSR look-ups match it without "
+            "decrypting; irreversible without the tenant's index key, which the purge destroys")))
+    #: The SCIM type (work, home, other...), lower-cased: `emails[type eq "work"]` filters on it.
+    type: Mapped[str | None] = mapped_column(sa.String(32), info=person_state("registered_user"))
+    #: Whether the identity provider marked this address primary.
+    primary: Mapped[bool] = mapped_column(sa.Boolean, default=False, info=person_state("registered_user"))
 
 
 class UserGroup(db.Model):

@@ -41,7 +41,9 @@ class InvitationSchema(Schema):
 
 class UserSchema(Schema):
     id = fields.UUID()
-    email = fields.String()
+    email = fields.String(allow_none=True, metadata={
+        "description": "The user's e-mail: the primary one, else the work one, else the userName when it is one."})
+    user_name = fields.String(metadata={"description": "The sign-in name (SCIM userName)."})
     display_name = fields.String(allow_none=True)
     given_name = fields.String(allow_none=True)
     family_name = fields.String(allow_none=True)
@@ -64,7 +66,7 @@ class UserSchema(Schema):
     def _readable(self, user, **kwargs):
         """Turn a record that fails to decrypt into an error marker, not a failed page."""
         try:
-            for name in ("email", "display_name", "given_name", "family_name"):
+            for name in ("email", "user_name", "display_name", "given_name", "family_name", "external_id"):
                 getattr(user, name)
         except CryptoError:
             return {"id": user.id, "role": user.role, "status": user.status, "created_at": user.created_at,

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from privacy_saas import audit, clock
 from privacy_saas.auth.passwords import hash_password
+from privacy_saas.crypto.blind_index import normalise_email
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.errors import AppError, Conflict, NotFound
@@ -21,8 +22,8 @@ from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.gates import HOLDING, ensure_readable, ensure_writable
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users.invitations import Invitation, invite_user
-from privacy_saas.processor.users.models import RegisteredUser
-from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_fields
+from privacy_saas.processor.users.models import RegisteredUser, RegisteredUserEmail
+from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_emails, check_fields
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +40,64 @@ def _lock_tenant(tenant: Tenant) -> None:
 
 # --- reading -------------------------------------------------------------------------------
 
+#: Domain separation of the external id's keyed hash from the tenant's other keyed hashes (migration 0019).
+_EXTERNAL_ID_PREFIX = "scim:externalId:"
+
+
 def email_index(tenant: Tenant, email: str) -> bytes:
-    """Return the blind index of `email` in the tenant's scope."""
+    """Return the blind index of `email` (or of a userName: both compare case-insensitively) in the tenant's scope."""
     return keyring().email_index(tenant_scope(tenant.id), email)
 
 
-def index_matches(user: RegisteredUser) -> bool:
-    """Return whether the user's stored e-mail index is that of its decrypted e-mail.
+def external_id_index(tenant: Tenant, external_id: str) -> bytes:
+    """Return the blind index of an identity provider's id (case-exact, as SCIM's externalId)."""
+    return keyring().keyed_hash(tenant_scope(tenant.id), _EXTERNAL_ID_PREFIX + external_id)[:16]
 
-    A row found by index is only returned when it holds the address searched for: an index value
+
+def contact_email(user_name: str | None, emails: list[dict] | None) -> str | None:
+    """Return the product's e-mail of a user: the primary e-mail, else the work one, else the userName when it
+    is an address, else the first e-mail."""
+    emails = [e for e in emails or () if e.get("value")]
+    for wanted in (lambda e: e.get("primary") is True, lambda e: str(e.get("type") or "").lower() == "work"):
+        found = next((e["value"] for e in emails if wanted(e)), None)
+        if found is not None:
+            return found
+    if user_name and "@" in user_name:
+        return user_name
+    return emails[0]["value"] if emails else None
+
+
+def index_matches(user: RegisteredUser) -> bool:
+    """Return whether the user's stored indexes (e-mail, userName, external id) are those of its decrypted values.
+
+    A row found by index is only returned when it holds the value searched for: an index value
     copied or swapped between rows in the database would otherwise hand out another person's account.
     """
+    ring, scope = keyring(), tenant_scope(user.tenant_id)
     try:
-        if keyring().email_index(tenant_scope(user.tenant_id), user.email) == user.email_bidx:
-            return True
+        expected = (
+            (user.email_bidx, ring.email_index(scope, user.email) if user.email is not None else None),
+            (user.user_name_bidx, ring.email_index(scope, user.user_name) if user.user_name is not None else None),
+            (user.external_id_bidx, ring.keyed_hash(scope, _EXTERNAL_ID_PREFIX + user.external_id)[:16]
+             if user.external_id is not None else None),
+        )
     except CryptoError:
         return False
-    log.error("user %s of tenant %s: its e-mail index is not its e-mail's (changed in the database?)",
+    if all(stored == computed for stored, computed in expected):
+        return True
+    log.error("user %s of tenant %s: its indexes are not its values' (changed in the database?)",
               user.id, user.tenant_id)
     return False
+
+
+def holds_email(user: RegisteredUser, email: str) -> bool:
+    """Return whether `email` is one of the user's e-mails or their userName (decrypted, compared normalised)."""
+    wanted = normalise_email(email)
+    try:
+        values = [user.email, user.user_name, *(e.get("value") for e in user.emails or ())]
+    except CryptoError:
+        return False
+    return any(v is not None and normalise_email(v) == wanted for v in values)
 
 
 def get(tenant: Tenant, user_id) -> RegisteredUser:
@@ -108,10 +148,22 @@ def match_email_indexes(pairs) -> list[RegisteredUser]:
     return [user for user in found if index_matches(user)]
 
 
+def find_by_user_name(tenant: Tenant, user_name: str) -> RegisteredUser | None:
+    """Return the tenant's user with this sign-in name (SCIM userName), found by blind index."""
+    ensure_readable(tenant)
+    if not user_name or len(user_name) > MAX_EMAIL:
+        return None
+    user = db.session.scalar(sa.select(RegisteredUser).where(
+        RegisteredUser.tenant_id == tenant.id, RegisteredUser.user_name_bidx == email_index(tenant, user_name)))
+    return user if user is None or index_matches(user) else None
+
+
 def find_by_external_id(tenant: Tenant, external_id: str) -> RegisteredUser | None:
-    """Return the tenant's user with this identity-provider id."""
-    return db.session.scalar(sa.select(RegisteredUser).where(
-        RegisteredUser.tenant_id == tenant.id, RegisteredUser.external_id == external_id))
+    """Return the tenant's user with this identity-provider id, found by blind index."""
+    user = db.session.scalar(sa.select(RegisteredUser).where(
+        RegisteredUser.tenant_id == tenant.id,
+        RegisteredUser.external_id_bidx == external_id_index(tenant, external_id)))
+    return user if user is None or index_matches(user) else None
 
 
 def query(tenant: Tenant, *, status: str | None = None, role: str | None = None,
@@ -126,7 +178,7 @@ def query(tenant: Tenant, *, status: str | None = None, role: str | None = None,
     if email is not None:
         stmt = stmt.where(RegisteredUser.email_bidx == email_index(tenant, email))
     if external_id is not None:
-        stmt = stmt.where(RegisteredUser.external_id == external_id)
+        stmt = stmt.where(RegisteredUser.external_id_bidx == external_id_index(tenant, external_id))
     return stmt.order_by(RegisteredUser.id)
 
 
@@ -158,7 +210,38 @@ def find_everywhere(email: str) -> tuple[list[tuple[uuid.UUID, uuid.UUID]], int]
     indexes = keyring().blind_indexes((tenant_scope(tenant_id), email) for tenant_id in tenant_ids)
     pairs = [(tenant_id, bidx) for tenant_id in tenant_ids
              if (bidx := indexes.get((tenant_scope(tenant_id), email))) is not None]
-    return [(user.tenant_id, user.id) for user in match_email_indexes(pairs)], len(tenant_ids) - len(pairs)
+    found = {(user.tenant_id, user.id) for user in match_email_indexes(pairs)}
+    # Any other e-mail of the person, or their sign-in name. A row is returned only when its own indexes
+    # are its values' and its decrypted addresses hold the one searched (a copied index finds nobody).
+    others = {tuple(row) for row in _match_pairs(
+        pairs, sa.select(RegisteredUserEmail.tenant_id, RegisteredUserEmail.user_id),
+        RegisteredUserEmail.tenant_id, RegisteredUserEmail.value_bidx)}
+    others |= {tuple(row) for row in _match_pairs(
+        pairs, sa.select(RegisteredUser.tenant_id, RegisteredUser.id), RegisteredUser.tenant_id,
+        RegisteredUser.user_name_bidx)}
+    for pair in sorted(others - found, key=lambda p: (str(p[0]), str(p[1]))):
+        user = db.session.get(RegisteredUser, pair)
+        if user is not None and index_matches(user) and holds_email(user, email):
+            found.add(pair)
+    return sorted(found, key=lambda p: (str(p[0]), str(p[1]))), len(tenant_ids) - len(pairs)
+
+
+def _match_pairs(pairs: list, stmt: sa.Select, tenant_column, index_column) -> list:
+    """Return the rows of `stmt` whose (tenant, index) is one of `pairs`, as match_email_indexes finds them."""
+    if not pairs:
+        return []
+    if db.session.get_bind().dialect.name == "postgresql":
+        wanted = sa.func.unnest(sa.cast([t for t, _ in pairs], postgresql.ARRAY(sa.Uuid)),
+                                sa.cast([b for _, b in pairs], postgresql.ARRAY(sa.LargeBinary))
+                                ).table_valued("tenant_id", "bidx").render_derived(name="wanted")
+        return db.session.execute(stmt.join(wanted, sa.and_(tenant_column == wanted.c.tenant_id,
+                                                            index_column == wanted.c.bidx))).all()
+    rows = []
+    for start in range(0, len(pairs), PAIRS_PER_QUERY):
+        rows += db.session.execute(stmt.where(sa.or_(*(
+            sa.and_(tenant_column == tenant_id, index_column == bidx)
+            for tenant_id, bidx in pairs[start:start + PAIRS_PER_QUERY])))).all()
+    return rows
 
 
 def count_active_admins(tenant: Tenant) -> int:
@@ -170,47 +253,93 @@ def count_active_admins(tenant: Tenant) -> int:
 
 # --- writing -------------------------------------------------------------------------------
 
-def _flush_unique(tenant: Tenant, user: RegisteredUser, email: str | None) -> None:
-    """Flush `user`, turning a violated unique constraint (e-mail index, external id) into a Conflict."""
+_UNIQUE = {
+    "user_name": ("a user with this userName exists in this tenant", "user_exists"),
+    "email": ("a user with this e-mail exists in this tenant", "user_exists"),
+    "external_id": ("a user with this external id exists in this tenant", "external_id_exists"),
+}
+
+
+def _finders(tenant: Tenant) -> dict:
+    return {"user_name": lambda v: find_by_user_name(tenant, v), "email": lambda v: find_by_email(tenant, v),
+            "external_id": lambda v: find_by_external_id(tenant, v)}
+
+
+def _flush_unique(tenant: Tenant, user: RegisteredUser, unique: dict) -> None:
+    """Flush a new `user`, turning a violated unique constraint (userName, e-mail, external id) into a Conflict."""
     try:
         with db.session.begin_nested():
             db.session.add(user)
             db.session.flush()
     except sa.exc.IntegrityError:
-        if email is not None and find_by_email(tenant, email) is not None:
-            raise Conflict("a user with this e-mail exists in this tenant", code="user_exists") from None
-        raise Conflict("a user with this external id exists in this tenant", code="external_id_exists") from None
+        _check_unique(tenant, unique, exclude=user.id)
+        raise Conflict("a user with this userName, e-mail or external id exists in this tenant",
+                       code="user_exists") from None
 
 
-def _check_unique(tenant: Tenant, email: str | None, external_id: str | None, exclude=None) -> None:
-    if email is not None:
-        other = find_by_email(tenant, email)
+def _check_unique(tenant: Tenant, unique: dict, exclude=None) -> None:
+    """Raise Conflict when another user of the tenant holds one of these {field: value} (None: not checked)."""
+    finders = _finders(tenant)
+    for field_name, value in unique.items():
+        if value is None:
+            continue
+        other = finders[field_name](value)
         if other is not None and other.id != exclude:
-            raise Conflict("a user with this e-mail exists in this tenant", code="user_exists")
-    if external_id is not None:
-        other = find_by_external_id(tenant, external_id)
-        if other is not None and other.id != exclude:
-            raise Conflict("a user with this external id exists in this tenant", code="external_id_exists")
+            message, code = _UNIQUE[field_name]
+            raise Conflict(message, code=code)
 
 
-def create(tenant: Tenant, *, email: str, display_name: str | None = None, given_name: str | None = None,
-           family_name: str | None = None, role: str = "member", external_id: str | None = None,
-           password: str | None = None, active: bool = True, strict_email: bool = True,
-           invite: bool = False, actor=None) -> RegisteredUser:
-    """Add a user to the tenant; with `invite`, issue a set-password link (on `user.invitation`)."""
+def _set_emails(tenant: Tenant, user: RegisteredUser, emails: list[dict], *, new: bool) -> None:
+    """Store the e-mail list sealed and rewrite its blind indexes (the row must be flushed)."""
+    user.emails = emails or None
+    if not new:
+        db.session.execute(sa.delete(RegisteredUserEmail).where(
+            RegisteredUserEmail.tenant_id == tenant.id, RegisteredUserEmail.user_id == user.id))
+    rows = [{"tenant_id": tenant.id, "id": uuid.uuid4(), "user_id": user.id,
+             "value_bidx": email_index(tenant, e["value"]), "type": str(e["type"]).lower()[:32] if e.get("type") else None,
+             "primary": e.get("primary") is True} for e in emails if e.get("value")]
+    if rows:
+        db.session.execute(sa.insert(RegisteredUserEmail), rows)
+
+
+def _product_email(tenant: Tenant, user_name: str, emails: list[dict]) -> tuple[str | None, bytes | None]:
+    email = contact_email(user_name, emails)
+    return email, (email_index(tenant, email) if email is not None else None)
+
+
+def create(tenant: Tenant, *, email: str | None = None, user_name: str | None = None, emails: list | None = None,
+           display_name: str | None = None, given_name: str | None = None, family_name: str | None = None,
+           role: str = "member", external_id: str | None = None, contact: dict | None = None,
+           profile: dict | None = None, enterprise: dict | None = None, password: str | None = None,
+           active: bool = True, strict_email: bool = True, invite: bool = False, actor=None) -> RegisteredUser:
+    """Add a user to the tenant; with `invite`, issue a set-password link (on `user.invitation`).
+
+    `email` (the JSON API, imports, the console) is the user's primary work e-mail and, without `user_name`,
+    their sign-in name too; SCIM gives `user_name` and the full `emails` list instead.
+    """
     ensure_writable(tenant)
-    email = check_email(email, strict=strict_email)
+    if email is not None:
+        email = check_email(email, strict=strict_email)
+        if emails is None:
+            emails = [{"value": email, "type": "work", "primary": True}]
+    user_name = check_email(user_name if user_name is not None else email, strict=False)
+    emails = check_emails(emails or [], strict=strict_email)
     check_fields({"display_name": display_name, "given_name": given_name, "family_name": family_name,
                    "role": role, "external_id": external_id, "password": password})
-    # No look-up first: the (tenant, e-mail index) and (tenant, external id) unique constraints
-    # decide, and _flush_unique turns a violation into the same Conflict.
+    product_email, email_bidx = _product_email(tenant, user_name, emails)
+    # No look-up first: the unique constraints (userName, e-mail and external id indexes) decide, and
+    # _flush_unique turns a violation into the same Conflict.
     user = RegisteredUser(
-        tenant_id=tenant.id, email=email, email_bidx=email_index(tenant, email), display_name=display_name,
+        tenant_id=tenant.id, user_name=user_name, user_name_bidx=email_index(tenant, user_name),
+        email=product_email, email_bidx=email_bidx, display_name=display_name,
         given_name=given_name, family_name=family_name, role=role, external_id=external_id,
+        external_id_bidx=external_id_index(tenant, external_id) if external_id is not None else None,
+        contact=contact or None, profile=profile or None, enterprise=enterprise or None,
         status="active" if active else "disabled", disabled_at=None if active else clock.now(),
         password_hash=hash_password(password) if password else None, version=1,
     )
-    _flush_unique(tenant, user, email)
+    _flush_unique(tenant, user, {"user_name": user_name, "email": product_email, "external_id": external_id})
+    _set_emails(tenant, user, emails, new=True)
     audit.record("user.create", tenant_id=tenant.id, targets=[user.id], actor=actor,
                  detail={"role": role, "status": user.status, "scim": external_id is not None})
     log.info("user %s created in tenant %s", user.id, tenant.id)
@@ -228,35 +357,86 @@ def _guard_last_admin(tenant: Tenant, user: RegisteredUser, *, role: str, status
                        code="last_admin")
 
 
+def _with_primary(emails: list[dict], email: str, old: str | None) -> list[dict]:
+    """Return `emails` with `email` as the primary address (replacing the old product e-mail's entry)."""
+    out, placed = [], False
+    for entry in emails:
+        if not placed and (entry.get("primary") is True or (old is not None and entry.get("value") == old)):
+            out.append({**entry, "value": email, "primary": True})
+            placed = True
+        else:
+            out.append({**entry, "primary": False} if entry.get("primary") else entry)
+    return out if placed else [{"value": email, "type": "work", "primary": True}, *out]
+
+
+_UPDATABLE = {"email", "user_name", "emails", "display_name", "given_name", "family_name", "role", "status",
+              "external_id", "contact", "profile", "enterprise"}
+
+
 def update(tenant: Tenant, user: RegisteredUser, *, actor=None, strict_email: bool = True,
            **changes) -> RegisteredUser:
-    """Change a user's e-mail, names, role, status or external id (only the keys given)."""
+    """Change a user's sign-in name, e-mails, names, profile, role, status or external id (only the keys given).
+
+    `email` sets the primary e-mail (the JSON API's field); a userName that was that e-mail follows it.
+    """
     ensure_writable(tenant)
-    allowed = {"email", "display_name", "given_name", "family_name", "role", "status", "external_id"}
-    unknown = set(changes) - allowed
+    unknown = set(changes) - _UPDATABLE
     if unknown:
         raise AppError("the request is invalid", code="invalid_input",
                        errors={name: ["cannot be changed"] for name in sorted(unknown)})
-    check_fields({k: v for k, v in changes.items() if k != "email"})
-    changed = []
-    new_email = None
+    check_fields({k: v for k, v in changes.items() if k in ("display_name", "given_name", "family_name", "role",
+                                                            "status", "external_id")})
+    user_name, emails = user.user_name, user.emails or []
     if "email" in changes:
         email = check_email(changes.pop("email"), strict=strict_email)
-        bidx = email_index(tenant, email)
-        if bidx != user.email_bidx:
-            # Looked up first, unlike create: begin_nested() in _flush_unique flushes this already
-            # modified row outside its SAVEPOINT, so a violation there would fail the whole transaction.
-            _check_unique(tenant, email, None, exclude=user.id)
-            user.email, user.email_bidx, new_email = email, bidx, email
+        old = user.email
+        emails = _with_primary(changes.get("emails", emails), email, old)
+        if "user_name" not in changes and old is not None and user_name is not None \
+                and user_name.lower() == old.lower():
+            changes["user_name"] = email
+        changes["emails"] = emails
+    # Everything unique is looked up before the row changes: a violation at flush would fail the whole
+    # transaction (unlike create, whose new row flushes in a SAVEPOINT).
+    changed, unique, sets = [], {}, {}
+    if "user_name" in changes:
+        user_name = check_email(changes.pop("user_name"), strict=False)
+        if user_name != user.user_name:
+            bidx = email_index(tenant, user_name)
+            if bidx != user.user_name_bidx:
+                unique["user_name"] = user_name
+            sets.update(user_name=user_name, user_name_bidx=bidx)
+            changed.append("user_name")
+    new_emails = None
+    if "emails" in changes:
+        emails = check_emails(changes.pop("emails") or [], strict=strict_email)
+        if emails != (user.emails or []):
+            new_emails = emails
+            changed.append("emails")
+    if "user_name" in changed or "emails" in changed:
+        email, bidx = _product_email(tenant, user_name, emails)
+        if email != user.email:
+            if bidx != user.email_bidx and email is not None:
+                unique["email"] = email
+            sets.update(email=email, email_bidx=bidx)
             changed.append("email")
-        elif user.email != email:
-            user.email = email
-            changed.append("email")
-    if changes.get("external_id") is not None and changes["external_id"] != user.external_id:
-        _check_unique(tenant, None, changes["external_id"], exclude=user.id)
+    if "external_id" in changes:
+        external_id = changes.pop("external_id")
+        if external_id != user.external_id:
+            sets.update(external_id=external_id, external_id_bidx=(
+                external_id_index(tenant, external_id) if external_id is not None else None))
+            if external_id is not None:
+                unique["external_id"] = external_id
+            changed.append("external_id")
+    _check_unique(tenant, unique, exclude=user.id)
+    for name, value in sets.items():
+        setattr(user, name, value)
+    if new_emails is not None:
+        _set_emails(tenant, user, new_emails, new=False)
     status = changes.pop("status", user.status)
     _guard_last_admin(tenant, user, role=changes.get("role", user.role), status=status)
     for name, value in changes.items():
+        if name in ("contact", "profile", "enterprise"):
+            value = value or None
         if getattr(user, name) != value:
             setattr(user, name, value)
             changed.append(name)
@@ -266,10 +446,7 @@ def update(tenant: Tenant, user: RegisteredUser, *, actor=None, strict_email: bo
     if not changed:
         return user
     user.touch()
-    if "email" in changed or "external_id" in changed:
-        _flush_unique(tenant, user, new_email)
-    else:
-        db.session.flush()  # no unique column changed: no SAVEPOINT needed
+    db.session.flush()
     audit.record("user.update", tenant_id=tenant.id, targets=[user.id], actor=actor,
                  detail={"fields": sorted(changed), "role": user.role, "status": user.status})
     return user

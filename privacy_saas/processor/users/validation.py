@@ -30,6 +30,30 @@ def check_email(email: str | None, *, strict: bool = True) -> str:
     return value
 
 
+#: E-mails one user may have (SCIM sends a handful: work, home, other and proxy addresses).
+MAX_EMAILS = 20
+
+
+def check_emails(emails: list, *, strict: bool = True) -> list[dict]:
+    """Return the e-mail list (value, type, primary, display) with each address trimmed and checked, or raise
+    AppError; at most one is primary (the first one marked)."""
+    if not isinstance(emails, list) or len(emails) > MAX_EMAILS:
+        raise AppError("the request is invalid", code="invalid_input",
+                       errors={"emails": [f"must be a list of at most {MAX_EMAILS} e-mails"]})
+    out, primary = [], False
+    for entry in emails:
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
+            raise AppError("the request is invalid", code="invalid_input",
+                           errors={"emails": ["each e-mail needs a value"]})
+        value = check_email(entry["value"], strict=strict)
+        item = {**entry, "value": value}
+        if item.get("primary") is True:
+            item["primary"] = not primary
+            primary = True
+        out.append(item)
+    return out
+
+
 def check_fields(values: dict) -> None:
     """Raise AppError naming every field of `values` (names, role, status, external id, password) that is invalid."""
     errors = {}

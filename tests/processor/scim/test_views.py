@@ -13,6 +13,7 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 @pytest.fixture
@@ -42,14 +43,14 @@ def filter_users(scim, text, token=None):
 
 def test_create_read_and_media_type(scim, session, org):
     body = new_user(scim, "Ada@Example.com", externalId="okta-1", displayName="Ada Lovelace",
-                    name={"givenName": "Ada", "familyName": "Lovelace", "formatted": "ignored"},
+                    name={"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"},
                     emails=[{"value": "other@example.com", "type": "work", "primary": True}],
                     password="ignored-for-scim-users")
     response = scim("get", f"/Users/{body['id']}")
     assert response.status_code == 200 and response.mimetype == "application/scim+json"
     assert response.json["userName"] == "Ada@Example.com" and response.json["externalId"] == "okta-1"
-    assert response.json["name"] == {"givenName": "Ada", "familyName": "Lovelace"}
-    assert response.json["emails"] == [{"value": "Ada@Example.com", "type": "work", "primary": True}]
+    assert response.json["name"] == {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"}
+    assert response.json["emails"] == [{"value": "other@example.com", "type": "work", "primary": True}]
     assert response.headers["ETag"] == response.json["meta"]["version"] == 'W/"1"'
     assert response.json["meta"]["location"] == f"http://localhost{BASE}/Users/{body['id']}"
     user = service.get(org, uuid.UUID(body["id"]))
@@ -64,7 +65,8 @@ def test_unknown_user_filter_is_empty_200(scim, org):
 
 def test_filters(scim, org):
     ada = new_user(scim, "ada@example.com", externalId="e-ada")
-    bob = new_user(scim, "bob@example.com", externalId="e-bob", active=False)
+    bob = new_user(scim, "bob@example.com", externalId="e-bob", active=False,
+                   emails=[{"value": "bob@example.com", "type": "work"}])
     new_user(scim, "carol@example.com")
 
     def ids(text):
@@ -123,12 +125,15 @@ def test_patch_variants_idps_send(scim, session, org):
     assert response.json["name"] == {"givenName": "Ada", "familyName": "Lovelace"}
     response = scim("patch", url, json=patch({"op": "remove", "path": "displayName"}))
     assert "displayName" not in response.json
-    # Attributes this server does not store are ignored, as IdPs send them by default.
+    # A value-filter path creates the work e-mail the user lacks; the extension is stored.
     response = scim("patch", url, json=patch(
         {"op": "replace", "path": 'emails[type eq "work"].value', "value": "x@example.com"},
         {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
          "value": "R&D"}))
     assert response.status_code == 200 and response.json["userName"] == "ada@example.com"
+    assert response.json["emails"] == [{"type": "work", "value": "x@example.com"}]
+    assert response.json[ENTERPRISE] == {"department": "R&D"}
+    assert response.json["schemas"] == [USER, ENTERPRISE]
     assert response.json["meta"]["version"] == response.headers["ETag"]
 
 
@@ -207,8 +212,15 @@ def test_attributes_and_paging(scim, org):
 def test_discovery(scim):
     assert scim("get", "/ServiceProviderConfig").json["patch"]["supported"] is True
     assert {r["id"] for r in scim("get", "/ResourceTypes").json["Resources"]} == {"User", "Group"}
-    assert {s["id"] for s in scim("get", "/Schemas").json["Resources"]} == {USER, GROUP}
+    assert {s["id"] for s in scim("get", "/Schemas").json["Resources"]} == {USER, GROUP, ENTERPRISE}
     assert scim("get", f"/Schemas/{USER}").status_code == 200
+    user_type = scim("get", "/ResourceTypes/User").json
+    assert user_type["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
+    enterprise = {a["name"]: a for a in scim("get", f"/Schemas/{ENTERPRISE}").json["attributes"]}
+    assert set(enterprise) == {"employeeNumber", "costCenter", "organization", "division", "department", "manager"}
+    core = {a["name"]: a for a in scim("get", f"/Schemas/{USER}").json["attributes"]}
+    assert core["emails"]["mutability"] == "readWrite"
+    assert {"title", "phoneNumbers", "addresses", "preferredLanguage", "nickName"} <= set(core)
     for path in ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas"):
         for method in ("post", "put", "patch", "delete"):
             response = scim(method, path, json={})
