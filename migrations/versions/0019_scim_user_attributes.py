@@ -17,6 +17,7 @@ Create Date: 2026-12-03 12:30:00
 
 """
 import uuid
+from contextlib import contextmanager
 
 from alembic import op
 import sqlalchemy as sa
@@ -35,6 +36,32 @@ POLICY = ("tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid 
           "OR current_setting('app.rls_bypass', true) = 'on'")
 #: Domain separation of the external id's keyed hash (privacy_saas.processor.users.service.external_id_index).
 EXTERNAL_ID_PREFIX = "scim:externalId:"
+
+
+@contextmanager
+def _no_sqlite_cascades(bind):
+    """Recreate registered_users (SQLite's batch mode) with foreign keys off.
+
+    Dropping the old table with foreign keys on would cascade-delete every row that references a user
+    (memberships, invitations, usage events). The pragma is ignored inside a transaction, so this commits
+    what ran before, as Alembic's documentation of batch mode advises.
+    """
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    raw = bind.connection.dbapi_connection
+    raw.execute("COMMIT")
+    raw.execute("PRAGMA foreign_keys=OFF")
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+    finally:
+        raw.execute("COMMIT")
+        raw.execute("PRAGMA foreign_keys=ON")
+        raw.execute("BEGIN IMMEDIATE")
 
 
 def _ring():
@@ -74,7 +101,7 @@ def upgrade():
 
     _copy_forward(op.get_bind())
 
-    with op.batch_alter_table('registered_users', schema=None) as batch_op:
+    with _no_sqlite_cascades(op.get_bind()), op.batch_alter_table('registered_users', schema=None) as batch_op:
         batch_op.alter_column('user_name_bidx', existing_type=sa.LargeBinary(length=16), nullable=False)
         batch_op.alter_column('email_bidx', existing_type=sa.LargeBinary(length=16), nullable=True)
         batch_op.drop_constraint('uq_registered_users_tenant_id_external_id', type_='unique')
@@ -90,8 +117,25 @@ def upgrade():
         op.execute(f"CREATE POLICY tenant_isolation ON {RLS_TABLE} USING ({POLICY}) WITH CHECK ({POLICY})")
 
 
+@contextmanager
+def _rls_bypass(bind):
+    """The migrating role owns the tables, and FORCE row-level security (0009) binds owners: without the
+    bypass, an owner that is not a superuser would see and copy no rows at all."""
+    if bind.dialect.name != "postgresql":
+        yield
+        return
+    bind.execute(sa.text("SELECT set_config('app.rls_bypass', 'on', true)"))
+    yield
+    bind.execute(sa.text("SELECT set_config('app.rls_bypass', 'off', true)"))
+
+
 def _copy_forward(bind) -> None:
     """userName = the e-mail, which becomes the primary work e-mail; the external id is sealed and indexed."""
+    with _rls_bypass(bind):
+        _seal_forward(bind)
+
+
+def _seal_forward(bind) -> None:
     build_aad, decode_value, encode_value, key_version_of, CryptoError = _crypto()
     rows = bind.execute(sa.text(
         "SELECT tenant_id, id, email_ct, email_bidx, external_id FROM registered_users")).all()
@@ -142,6 +186,11 @@ def _copy_forward(bind) -> None:
 
 def _copy_back(bind) -> None:
     """The external id back in plaintext; users without a product e-mail get their userName as e-mail."""
+    with _rls_bypass(bind):
+        _open_back(bind)
+
+
+def _open_back(bind) -> None:
     build_aad, decode_value, encode_value, key_version_of, CryptoError = _crypto()
     rows = bind.execute(sa.text(
         "SELECT tenant_id, id, email_ct, email_bidx, user_name_ct, user_name_bidx, external_id_ct "
@@ -186,7 +235,7 @@ def downgrade():
     with op.batch_alter_table('registered_users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('external_id', sa.String(length=255), nullable=True))
     _copy_back(bind)
-    with op.batch_alter_table('registered_users', schema=None) as batch_op:
+    with _no_sqlite_cascades(bind), op.batch_alter_table('registered_users', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('uq_registered_users_tenant_id_external_id_bidx'), type_='unique')
         batch_op.drop_constraint(op.f('uq_registered_users_tenant_id_user_name_bidx'), type_='unique')
         batch_op.create_unique_constraint('uq_registered_users_tenant_id_external_id', ['tenant_id', 'external_id'])

@@ -70,7 +70,9 @@ def user_document(user: RegisteredUser) -> dict:
                                         SupportRequest.user_id == user.id)
         .order_by(SupportRequest.created_at, SupportRequest.id)).all()
     return {
-        "user": {"id": str(user.id), "email": user.email, "display_name": user.display_name,
+        "user": {"id": str(user.id), "email": user.email, "user_name": user.user_name, "emails": user.emails,
+                 "contact": user.contact, "profile": user.profile, "enterprise": user.enterprise,
+                 "display_name": user.display_name,
                  "given_name": user.given_name, "family_name": user.family_name, "role": user.role,
                  "status": user.status, "external_id": user.external_id, "created_at": _when(user.created_at),
                  "last_login_at": _when(user.last_login_at), "processing_restricted": user.processing_restricted},

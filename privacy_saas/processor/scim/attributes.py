@@ -56,7 +56,7 @@ class Attr:
         return out
 
 
-def _multi(name: str, types: tuple[str, ...], description: str, *extra: Attr) -> Attr:
+def _multi(name: str, types: tuple[str, ...] | None, description: str, *extra: Attr) -> Attr:
     return Attr(name, "complex", multi=True, description=description, sub=(
         *extra,
         Attr("display", description="A human-readable name"),
@@ -74,8 +74,12 @@ NAME = Attr("name", "complex", description="The components of the user's name", 
     Attr("honorificSuffix", description="Title suffix, e.g. III"),
 ))
 
-#: The simple strings of the core User kept in the sealed profile.
-PROFILE_STRINGS = ("nickName", "title", "userType", "preferredLanguage", "locale", "timezone")
+#: The core User's attributes kept in the sealed profile (roles and entitlements are stored as the identity
+#: provider sends them and grant nothing here: the admin role is the admins group's).
+PROFILE_KEYS = ("nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "photos",
+                "roles", "entitlements")
+#: The core User's attributes kept in the sealed contact details (e-mails have their own column and indexes).
+CONTACT_KEYS = ("phoneNumbers", "ims", "addresses")
 #: The name parts kept in the sealed profile (given and family name have columns of their own).
 PROFILE_NAME_PARTS = ("formatted", "middleName", "honorificPrefix", "honorificSuffix")
 
@@ -85,6 +89,7 @@ USER_ATTRS: tuple[Attr, ...] = (
     NAME,
     Attr("displayName", description="Name displayed to other users"),
     Attr("nickName", description="Casual name"),
+    Attr("profileUrl", "reference", reference_types=("external",), description="The user's online profile"),
     Attr("title", description="Job title"),
     Attr("userType", description="Relationship to the organisation, e.g. Employee"),
     Attr("preferredLanguage", description="Preferred language (RFC 7231 Accept-Language form)"),
@@ -96,6 +101,10 @@ USER_ATTRS: tuple[Attr, ...] = (
            "address the product mails", Attr("value", description="The address")),
     _multi("phoneNumbers", ("work", "home", "mobile", "fax", "pager", "other"), "Phone numbers",
            Attr("value", description="The number")),
+    _multi("ims", ("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"), "Instant messaging addresses",
+           Attr("value", description="The address")),
+    _multi("photos", ("photo", "thumbnail"), "URLs of photos of the user",
+           Attr("value", "reference", reference_types=("external",), description="The photo's URL")),
     Attr("addresses", "complex", multi=True, description="Physical mailing addresses", sub=(
         Attr("formatted", description="The full address"),
         Attr("streetAddress", description="Street and number"),
@@ -106,6 +115,10 @@ USER_ATTRS: tuple[Attr, ...] = (
         Attr("type", canonical=("work", "home", "other"), description="The kind of address"),
         Attr("primary", "boolean", description="The preferred address (at most one)"),
     )),
+    _multi("entitlements", None, "Entitlements, as the identity provider sends them",
+           Attr("value", description="The entitlement")),
+    _multi("roles", None, "Roles, as the identity provider sends them (the admin role is the admins group's)",
+           Attr("value", description="The role")),
     Attr("groups", "complex", multi=True, mutability="readOnly", description="Groups the user belongs to", sub=(
         Attr("value", mutability="readOnly"),
         Attr("$ref", "reference", mutability="readOnly", reference_types=("Group",)),

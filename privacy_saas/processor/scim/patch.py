@@ -18,7 +18,8 @@ from privacy_saas.processor.scim.attributes import (
     ENTERPRISE_BY_NAME,
     MAX_TEXT,
     MAX_VALUES,
-    PROFILE_STRINGS,
+    CONTACT_KEYS,
+    PROFILE_KEYS,
     READ_ONLY,
     USER,
     USER_BY_NAME,
@@ -113,9 +114,8 @@ def user_state(user: RegisteredUser) -> dict:
     name.update(profile.get("name") or {})
     state: dict = {"userName": user.user_name}
     for key, value in (("externalId", user.external_id), ("displayName", user.display_name), ("name", name),
-                       *((k, profile.get(k)) for k in PROFILE_STRINGS), ("active", user.status == "active"),
-                       ("emails", user.emails), *((k, (user.contact or {}).get(k)) for k in ("phoneNumbers",
-                                                                                            "addresses")),
+                       *((k, profile.get(k)) for k in PROFILE_KEYS), ("active", user.status == "active"),
+                       ("emails", user.emails), *((k, (user.contact or {}).get(k)) for k in CONTACT_KEYS),
                        (ENTERPRISE, user.enterprise)):
         if value is not None and value != [] and value != {}:
             state[key] = value

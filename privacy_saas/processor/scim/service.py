@@ -15,8 +15,9 @@ from privacy_saas.processor.scim import patch
 from privacy_saas.processor.scim.attributes import (
     ENTERPRISE,
     GROUP_ATTRS,
+    CONTACT_KEYS,
+    PROFILE_KEYS,
     PROFILE_NAME_PARTS,
-    PROFILE_STRINGS,
     READ_ONLY,
 )
 from privacy_saas.processor.scim.patch import state_from_body, user_state
@@ -86,11 +87,11 @@ def search_groups(tenant: Tenant, filter_text: str | None, start: int, count: in
 def _user_fields(state: dict) -> dict:
     """Return the users service's fields for a SCIM state."""
     name = state.get("name") or {}
-    profile = {k: state[k] for k in PROFILE_STRINGS if k in state}
+    profile = {k: state[k] for k in PROFILE_KEYS if k in state}
     name_parts = {k: name[k] for k in PROFILE_NAME_PARTS if k in name}
     if name_parts:
         profile["name"] = name_parts
-    contact = {k: state[k] for k in ("phoneNumbers", "addresses") if state.get(k)}
+    contact = {k: state[k] for k in CONTACT_KEYS if state.get(k)}
     return {"user_name": state["userName"], "emails": state.get("emails") or [],
             "display_name": state.get("displayName"), "given_name": name.get("givenName"),
             "family_name": name.get("familyName"), "external_id": state.get("externalId"),

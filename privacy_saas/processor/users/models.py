@@ -54,11 +54,11 @@ class RegisteredUser(EncryptedModel, db.Model):
     #: Every e-mail the identity provider sent (SCIM `emails`: value, type, primary, display), as a JSON list;
     #: registered_user_emails holds their blind indexes.
     emails_ct: Mapped[bytes | None] = ciphertext_column("emails_ct", personal("contact_details", subject="registered_user"))
-    #: SCIM phoneNumbers and addresses, as JSON {"phoneNumbers": [...], "addresses": [...]}.
+    #: SCIM phoneNumbers, ims and addresses, as JSON {"phoneNumbers": [...], "ims": [...], "addresses": [...]}.
     contact_ct: Mapped[bytes | None] = ciphertext_column("contact_ct",
                                                          personal("contact_details", subject="registered_user"))
-    #: The rest of the SCIM core profile as JSON: nickName, title, userType, preferredLanguage, locale, timezone
-    #: and the name parts beyond given and family name.
+    #: The rest of the SCIM core profile as JSON: nickName, profileUrl, title, userType, preferredLanguage, locale,
+    #: timezone, photos, roles, entitlements and the name parts beyond given and family name.
     profile_ct: Mapped[bytes | None] = ciphertext_column("profile_ct", personal("identity", subject="registered_user"))
     #: The SCIM enterprise extension as JSON: employeeNumber, costCenter, organization, division, department,
     #: manager.
