@@ -64,10 +64,48 @@ def _no_sqlite_cascades(bind):
         raw.execute("BEGIN IMMEDIATE")
 
 
-def _ring():
-    from flask import current_app
+class _Keys:
+    """A tenant scope's keys, read through the migration's own connection.
 
-    return current_app.extensions["privacy_saas.keyring"]
+    The keyring's own look-ups use another connection, which would wait for the locks this migration's
+    transaction holds (e.g. on data_keys, when 0012 runs in the same upgrade): a deadlock.
+    """
+
+    def __init__(self, bind):
+        from flask import current_app
+
+        self.bind, self.ring, self.loaded = bind, current_app.extensions["privacy_saas.keyring"], {}
+
+    def __call__(self, scope: str):
+        if scope not in self.loaded:
+            rows = self.bind.execute(sa.text(
+                "SELECT d.purpose, d.version, d.master_version, d.kek_version, d.wrapped, d.destroyed_at, c.backend "
+                "FROM data_keys d LEFT JOIN key_custody c ON c.scope = d.scope WHERE d.scope = :scope"),
+                {"scope": scope}).all()
+            self.loaded[scope] = self.ring._load(scope, rows)
+        return self.loaded[scope]
+
+    def seal(self, scope: str, plaintext: bytes, aad: bytes) -> bytes:
+        keys = self(scope)
+        if keys.newest is None:
+            raise _crypto()[4](f"the data keys of {scope} have been destroyed")
+        return keys.ciphers[keys.newest].seal(plaintext, aad)
+
+    def open(self, scope: str, blob: bytes, aad: bytes) -> bytes:
+        from privacy_saas.crypto.envelope import key_version_of
+
+        cipher = self(scope).ciphers.get(key_version_of(blob))
+        if cipher is None:
+            raise _crypto()[4](f"a data key of {scope} is destroyed")
+        return cipher.open(blob, aad)
+
+    def index(self, scope: str, value: str, *, email: bool) -> bytes:
+        from privacy_saas.crypto.blind_index import email_bidx, keyed_hash
+
+        key = self(scope).index_key
+        if key is None:
+            raise _crypto()[4](f"the index key of {scope} has been destroyed")
+        return email_bidx(key, value) if email else keyed_hash(key, EXTERNAL_ID_PREFIX + value)[:16]
 
 
 def _crypto():
@@ -136,12 +174,12 @@ def _copy_forward(bind) -> None:
 
 
 def _seal_forward(bind) -> None:
-    build_aad, decode_value, encode_value, key_version_of, CryptoError = _crypto()
+    build_aad, decode_value, encode_value, _key_version_of, CryptoError = _crypto()
     rows = bind.execute(sa.text(
         "SELECT tenant_id, id, email_ct, email_bidx, external_id FROM registered_users")).all()
     if not rows:
         return
-    ring = _ring()
+    keys = _Keys(bind)
     for row in rows:
         # Raw rows: SQLite returns the UUIDs as 32 hex digits, the AAD and scope need their canonical form.
         tenant_id, user_id = uuid.UUID(str(row.tenant_id)), uuid.UUID(str(row.id))
@@ -149,7 +187,7 @@ def _seal_forward(bind) -> None:
 
         def seal(name, value, kind="str"):
             aad = build_aad("registered_users", name, scope, str(user_id))
-            return ring.writer(scope).seal(encode_value(value, kind), aad)
+            return keys.seal(scope, encode_value(value, kind), aad)
 
         values = {"id": row.id, "tenant_id": row.tenant_id, "user_name_bidx": row.email_bidx,
                   "user_name_ct": None, "emails_ct": None, "external_id_ct": None, "external_id_bidx": None}
@@ -158,13 +196,13 @@ def _seal_forward(bind) -> None:
             if row.email_ct is not None:
                 blob = bytes(row.email_ct)
                 aad = build_aad("registered_users", "email", scope, str(user_id))
-                email = decode_value(ring.reader(scope, key_version_of(blob)).open(blob, aad), "str")
+                email = decode_value(keys.open(scope, blob, aad), "str")
             if email is not None:
                 values["user_name_ct"] = seal("user_name", email)
                 values["emails_ct"] = seal("emails", [{"value": email, "type": "work", "primary": True}], "json")
             if row.external_id is not None:
                 values["external_id_ct"] = seal("external_id", row.external_id)
-                values["external_id_bidx"] = ring.keyed_hash(scope, EXTERNAL_ID_PREFIX + row.external_id)[:16]
+                values["external_id_bidx"] = keys.index(scope, row.external_id, email=False)
         except CryptoError:
             pass  # the tenant's keys are destroyed: its rows are unreadable whatever this revision does
         bind.execute(sa.text(
@@ -191,13 +229,13 @@ def _copy_back(bind) -> None:
 
 
 def _open_back(bind) -> None:
-    build_aad, decode_value, encode_value, key_version_of, CryptoError = _crypto()
+    build_aad, decode_value, encode_value, _key_version_of, CryptoError = _crypto()
     rows = bind.execute(sa.text(
         "SELECT tenant_id, id, email_ct, email_bidx, user_name_ct, user_name_bidx, external_id_ct "
         "FROM registered_users")).all()
     if not rows:
         return
-    ring = _ring()
+    keys = _Keys(bind)
     for row in rows:
         tenant_id, user_id = uuid.UUID(str(row.tenant_id)), uuid.UUID(str(row.id))
         scope = f"tenant:{tenant_id}"
@@ -205,7 +243,7 @@ def _open_back(bind) -> None:
         def open_(name, blob):
             blob = bytes(blob)
             aad = build_aad("registered_users", name, scope, str(user_id))
-            return decode_value(ring.reader(scope, key_version_of(blob)).open(blob, aad), "str")
+            return decode_value(keys.open(scope, blob, aad), "str")
 
         values = {"tenant_id": row.tenant_id, "id": row.id, "external_id": None, "email_ct": row.email_ct,
                   "email_bidx": row.email_bidx}
@@ -215,7 +253,7 @@ def _open_back(bind) -> None:
             if row.email_bidx is None and row.user_name_ct is not None:
                 name = open_("user_name", row.user_name_ct)
                 aad = build_aad("registered_users", "email", scope, str(user_id))
-                values["email_ct"] = ring.writer(scope).seal(encode_value(name, "str"), aad)
+                values["email_ct"] = keys.seal(scope, encode_value(name, "str"), aad)
                 values["email_bidx"] = row.user_name_bidx
         except CryptoError:
             pass
