@@ -1,15 +1,24 @@
-"""SCIM load over loopback: privacy_saas vs the reference scim2-server, both under gunicorn.
+"""SCIM load over loopback: privacy_saas beside django-scim2 (durable peer) and scim2-server (in memory).
 
-Run from the repository root: python -m bench.scim_load [--users 2000] [--concurrency 4]
-DATABASE_URL=postgresql+psycopg://... selects PostgreSQL for privacy_saas; default a temp SQLite.
-Phases, each at the given concurrency: create N users (POST /Users), filter each by
-`userName eq`, PATCH active=false, DELETE. Prints req/s and p50/p99 per phase and the ratios
-(goal: privacy_saas >= 1.5x the reference on every phase). Needs the `bench` extra (scim2-server).
+    make bench BENCH=scim_load                           (SQLite, then PostgreSQL for privacy_saas)
+    .venv/bin/python bench/scim_load.py [--users 1000] [--concurrency 4] [--workers 4] [--rounds 3]
 
-A third server, a bare Flask app doing nothing (bench/support/floor_wsgi.py) under the same
-gunicorn settings as privacy_saas, gives the framework floor: the most any Flask application
-can answer on this machine with this client. Where 1.5x the reference is above that floor,
-the goal cannot be met by any Flask application, and the table says so.
+Servers, all under gunicorn with the same settings (gthread, --threads 1, --keep-alive 30):
+  privacy_saas   --workers processes; DATABASE_URL=postgresql+psycopg://... selects PostgreSQL, else a temp SQLite
+  django-scim2   ../shared/peers/scim-durable/serve.sh (--workers processes, SQLite with our WAL settings);
+                 no encryption, no blind index, no audit, no tenants
+  scim2-server   in memory behind one lock, so one worker (more would each keep their own users)
+  flask floor    a bare Flask app answering the same shapes with no work (the most any Flask app reaches here)
+
+Each round runs the phases in order (create N users, filter each by `userName eq`, PATCH active=false,
+DELETE), each phase on every server in turn, the order of the servers rotating from round to round, so
+a slow spell of this shared machine falls on the servers of one comparison alike. The create body is what
+Entra ID sends by default (userName, a work e-mail, name, displayName, externalId). Figures: the best
+and the median round of each phase (req/s), and the ratios of ours to each peer, best to best and
+median to median. Goal: ours >= 1.0x django-scim2 on every phase on SQLite.
+
+On PostgreSQL a second part writes with 8 clients on one tenant, then 8 clients spread over 4
+tenants (2 each): writers of one tenant share its audit chain, so this shows what serialises.
 """
 from __future__ import annotations
 
@@ -22,7 +31,9 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import socket
+import statistics
 import subprocess
 import threading
 import time
@@ -34,8 +45,24 @@ from bench.support.common import bench_env, database_label, make_app, make_tenan
 ROOT = Path(__file__).resolve().parent.parent
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-GOAL_RATIO = 1.5
-START_TIMEOUT = 60.0
+GOAL = {"django-scim2": 1.0}
+#: The peer builds its venv on first use (pip): allow for it.
+START_TIMEOUT = 300.0
+#: No phase of a sane run takes this long; a hung server stops the bench instead of the machine.
+PHASE_TIMEOUT = 600.0
+
+
+def peer_script() -> Path:
+    """Return the durable peer's serve.sh (SCIM_PEER_SERVE overrides where the checkout keeps it)."""
+    configured = os.environ.get("SCIM_PEER_SERVE")
+    if configured:
+        return Path(configured)
+    # ../shared beside the main checkout, or beside the folder of worktrees.
+    for shared in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
+        candidate = shared / "peers" / "scim-durable" / "serve.sh"
+        if candidate.exists():
+            return candidate
+    raise SystemExit("the durable peer is missing: set SCIM_PEER_SERVE to .../peers/scim-durable/serve.sh")
 
 
 def free_port() -> int:
@@ -44,32 +71,54 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(app_path: str, port: int, workers: int, threads: int, env: dict, log: Path) -> subprocess.Popen:
-    """Start gunicorn on 127.0.0.1:port (gthread workers, as in production)."""
-    command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+def gunicorn(app_path: str, port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
+    """Start gunicorn on 127.0.0.1:port with the settings every server of the bench shares."""
+    command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads", "1",
                "-b", f"127.0.0.1:{port}", "--keep-alive", "30", app_path]
     handle = open(log, "wb")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-                            stdout=handle, stderr=subprocess.STDOUT)
+                            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_ready(port: int, path: str, process: subprocess.Popen, log: Path) -> None:
+def peer(port: int, token: str, workers: int, log: Path) -> subprocess.Popen:
+    handle = open(log, "wb")  # noqa: SIM115 (closed with the process)
+    script = peer_script()
+    return subprocess.Popen(["bash", str(script), str(port), token, str(workers)], cwd=script.parent,
+                            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server and its children (its own process group), waiting a bounded time."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
+
+def wait_ready(target: Target, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited early; see {log}:\n{log.read_text()[-2000:]}")
+            raise SystemExit(f"{target.name} exited early; see {log}:\n{log.read_text()[-2000:]}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status < 500:
+            status, _body, _ = target.call("GET", "/Users?count=1")
+            if status == 200:
                 return
         except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server on port {port} did not start within {START_TIMEOUT:.0f} s; see {log}")
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"{target.name} did not start within {START_TIMEOUT:.0f} s; see {log}")
 
 
 class Target:
-    """One SCIM server under test."""
+    """One SCIM server under test (one tenant of it, for ours)."""
 
     def __init__(self, name: str, port: int, base: str, token: str):
         self.name, self.port, self.base, self.token = name, port, base, token
@@ -102,27 +151,28 @@ class Target:
         raise AssertionError("unreachable")
 
 
-def run_phase(target: Target, count: int, concurrency: int, request, expect: int, on_result=None):
-    """Run request(i) for i in range(count) on `concurrency` threads; return (wall s, latencies, errors)."""
-    latencies: list[float] = [0.0] * count
+def run_phase(jobs: list, concurrency: int) -> tuple[float, list[float]]:
+    """Run jobs [(target, method, path, body, expect, on_result)] on `concurrency` threads; return (wall s, latencies)."""
+    latencies: list[float] = [0.0] * len(jobs)
     errors: list[str] = []
-    next_index = iter(range(count))
+    next_index = iter(range(len(jobs)))
     lock = threading.Lock()
+    deadline = time.monotonic() + PHASE_TIMEOUT
 
     def worker():
-        while True:
+        while time.monotonic() < deadline:
             with lock:
                 i = next(next_index, None)
             if i is None:
                 return
-            method, path, body = request(i)
+            target, method, path, body, expect, on_result = jobs[i]
             status, payload, elapsed = target.call(method, path, body)
             latencies[i] = elapsed
             if status not in expect:
                 with lock:
-                    errors.append(f"{method} {path} -> {status} {payload[:160]!r}")
+                    errors.append(f"{target.name}: {method} {path} -> {status} {payload[:200]!r}")
             elif on_result is not None:
-                on_result(i, payload)
+                on_result(payload)
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.perf_counter()
@@ -130,126 +180,201 @@ def run_phase(target: Target, count: int, concurrency: int, request, expect: int
         thread.start()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - started, latencies, errors
+    wall = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} unexpected answers, e.g. {errors[0]}")
+    if next(next_index, None) is not None:
+        raise SystemExit(f"a phase ran longer than {PHASE_TIMEOUT:.0f} s")
+    return wall, latencies
 
 
-def phases_for(target: Target, users: int) -> list:
-    """Return the four phases for one server: (name, expected statuses, request(i), on_result)."""
-    run = uuid.uuid4().hex[:6]
-    ids: list[str | None] = [None] * users
+class Users:
+    """The users one round creates on one server, and the four phases over them."""
 
-    def user_name(i):
-        return f"bench-{run}-{i}@example.com"
+    PHASES = ("create", "filter userName eq", "patch active=false", "delete")
 
-    def store_id(i, payload):
-        ids[i] = json.loads(payload)["id"]
+    def __init__(self, target: Target, count: int):
+        self.target = target
+        self.run = uuid.uuid4().hex[:8]
+        self.ids: list[str | None] = [None] * count
 
-    def found_one(i, payload):
-        if json.loads(payload).get("totalResults") != 1:
-            raise SystemExit(f"{target.name}: filter for user {i} did not find exactly one user")
+    def name(self, i: int) -> str:
+        return f"bench.{self.run}.{i}@corp.example"
 
-    return [
-        ("create", (201,), lambda i: ("POST", "/Users", {
-            "schemas": [USER], "userName": user_name(i), "externalId": f"ext-{run}-{i}", "active": True,
-            "displayName": f"Bench User {i}", "name": {"givenName": "Bench", "familyName": f"User {i}"}}), store_id),
-        ("filter userName eq", (200,), lambda i: (
-            "GET", "/Users?filter=" + urllib.parse.quote(f'userName eq "{user_name(i)}"'), None), found_one),
-        ("patch active=false", (200, 204), lambda i: ("PATCH", f"/Users/{ids[i]}", {
-            "schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}), None),
-        ("delete", (204,), lambda i: ("DELETE", f"/Users/{ids[i]}", None), None),
-    ]
+    def jobs(self, phase: str) -> list:
+        t, count = self.target, len(self.ids)
+        if phase == "create":
+            def keep(i):
+                def on_result(payload):
+                    self.ids[i] = json.loads(payload)["id"]
+                return on_result
+            return [(t, "POST", "/Users", {
+                "schemas": [USER], "userName": self.name(i), "externalId": f"ext-{self.run}-{i}", "active": True,
+                "displayName": f"Bench User {i}", "name": {"givenName": "Bench", "familyName": f"User {i}"},
+                "emails": [{"value": f"bench.{self.run}.{i}@mail.example", "type": "work", "primary": True}],
+            }, (201,), keep(i)) for i in range(count)]
+        if phase == "filter userName eq":
+            def one(payload):
+                if json.loads(payload).get("totalResults") != 1:
+                    raise SystemExit(f"{t.name}: a userName filter did not find exactly one user")
+            return [(t, "GET", "/Users?filter=" + urllib.parse.quote(f'userName eq "{self.name(i)}"'), None, (200,),
+                     one) for i in range(count)]
+        if phase == "patch active=false":
+            return [(t, "PATCH", f"/Users/{self.ids[i]}", {
+                "schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+                (200, 204), None) for i in range(count)]
+        return [(t, "DELETE", f"/Users/{self.ids[i]}", None, (204,), None) for i in range(count)]
 
 
-def run_targets(targets: list[Target], users: int, concurrency: int) -> dict:
-    """Run each phase on every server in turn; return {server: {phase: figures}}.
+def rounds(targets: list[Target], users: int, concurrency: int, count: int) -> dict:
+    """Run `count` rounds; return {server: {phase: [req/s of each round]}} (and print each phase)."""
+    figures: dict[str, dict[str, list[float]]] = {t.name: {p: [] for p in Users.PHASES} for t in targets}
+    for round_no in range(count):
+        order = targets[round_no % len(targets):] + targets[:round_no % len(targets)]
+        plans = {t.name: Users(t, users) for t in targets}
+        for phase in Users.PHASES:
+            for target in order:
+                wall, latencies = run_phase(plans[target.name].jobs(phase), concurrency)
+                rps = users / wall
+                figures[target.name][phase].append(rps)
+                stats = summary(latencies)
+                print(f"  round {round_no + 1}  {target.name:<13} {phase:<20} {rps:>7.0f} req/s  "
+                      f"p50 {stats['p50']:>6.2f} ms  p99 {stats['p99']:>7.2f} ms", flush=True)
+    return figures
 
-    Phase by phase rather than server by server, so that a slow spell of this shared
-    machine falls on the servers of one comparison alike instead of on one of them.
-    """
-    plans = {target.name: phases_for(target, users) for target in targets}
-    results: dict[str, dict] = {target.name: {} for target in targets}
-    for index in range(len(plans[targets[0].name])):
-        for target in targets:
-            name, expect, request, on_result = plans[target.name][index]
-            wall, latencies, errors = run_phase(target, users, concurrency, request, expect, on_result)
-            if errors:
-                raise SystemExit(f"{target.name} {name}: {len(errors)} unexpected answers, e.g. {errors[0]}")
-            figures = summary(latencies)
-            figures["rps"] = users / wall
-            results[target.name][name] = figures
-            print(f"  {target.name:<13} {name:<20} {figures['rps']:>8.0f} req/s  p50 {figures['p50']:>7.2f} ms  "
-                  f"p99 {figures['p99']:>7.2f} ms", flush=True)
-    return results
+
+def best_median(values: list[float]) -> tuple[float, float]:
+    return max(values), statistics.median(values)
+
+
+def report(figures: dict, ours: str, peers: list[str]) -> None:
+    """Print req/s (best/median round) of each server and ours / each peer side by side."""
+    head = f"{'phase':<20} {ours + ' best/med':>24}"
+    for name in peers:
+        head += f" {name + ' best/med':>26} {'ratio best/med':>15}"
+    print("\n" + head)
+    for phase in Users.PHASES:
+        o_best, o_med = best_median(figures[ours][phase])
+        line = f"{phase:<20} {o_best:>12.0f}/{o_med:<11.0f}"
+        for name in peers:
+            p_best, p_med = best_median(figures[name][phase])
+            verdict = ""
+            if name in GOAL:
+                verdict = " ok" if o_med / p_med >= GOAL[name] else " MISSED"
+            line += f" {p_best:>14.0f}/{p_med:<11.0f} {o_best / p_best:>6.2f}x/{o_med / p_med:.2f}x{verdict}"
+        print(line)
+    print(f"(goal: median ratio >= {GOAL['django-scim2']}x django-scim2 on every phase, on SQLite)")
+
+
+def run_clients(plans: list[Users], phase: str) -> float:
+    """Run one phase with a client thread per plan, each on its own target (tenant token); return req/s."""
+    errors: list[str] = []
+    deadline = time.monotonic() + PHASE_TIMEOUT
+
+    def client(plan: Users):
+        for target, method, path, body, expect, on_result in plan.jobs(phase):
+            if time.monotonic() > deadline:
+                errors.append("phase timeout")
+                return
+            status, payload, _elapsed = target.call(method, path, body)
+            if status not in expect:
+                errors.append(f"{method} {path} -> {status} {payload[:200]!r}")
+            elif on_result is not None:
+                on_result(payload)
+
+    threads = [threading.Thread(target=client, args=(plan,)) for plan in plans]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise SystemExit(f"{len(errors)} unexpected answers, e.g. {errors[0]}")
+    return sum(len(plan.ids) for plan in plans) / (time.perf_counter() - started)
+
+
+def tenants_part(tenants: list[Target], users: int, count: int) -> None:
+    """8 writing clients on one tenant vs 8 over 4 tenants (2 each): create and patch, best/median req/s."""
+    print(f"\nwriters of one tenant vs of four (privacy_saas only): 8 clients, {users:,} users per round")
+    layouts = {"1 tenant": tenants[:1] * 8, "4 tenants": [t for t in tenants[:4] for _ in range(2)]}
+    results = {label: {"create": [], "patch active=false": []} for label in layouts}
+    for _ in range(count):
+        for label, clients in layouts.items():
+            plans = [Users(target, users // len(clients)) for target in clients]
+            for phase in Users.PHASES:
+                if phase.startswith("filter"):
+                    continue
+                rps = run_clients(plans, phase)
+                if phase in results[label]:
+                    results[label][phase].append(rps)
+    for phase in ("create", "patch active=false"):
+        one, four = best_median(results["1 tenant"][phase]), best_median(results["4 tenants"][phase])
+        print(f"  {phase:<20} 1 tenant {one[0]:>6.0f}/{one[1]:<6.0f} req/s   4 tenants {four[0]:>6.0f}/{four[1]:<6.0f} "
+              f"req/s   (median 1 tenant / 4 tenants: {one[1] / four[1]:.2f}x)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for privacy_saas")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (both servers)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of every multi-process server")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["ours", "all"], default="all", help="ours: privacy_saas alone (profiling)")
     args = parser.parse_args()
+    if args.rounds < 1 or args.users < 8:
+        parser.error("at least one round of 8 users")
 
     env = bench_env()
     app = make_app()
-    tenant_id, token = make_tenant(app, "bench-scim")
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    tenants = [make_tenant(app, "bench-scim") for _ in range(4 if on_postgres else 1)]
     with app.app_context():
         from privacy_saas.extensions import db
 
         db.engine.dispose()  # the servers are separate processes
     logs = Path(env["PRIVACY_SAAS_INSTANCE"])
-    ours_port, ref_port, floor_port = free_port(), free_port(), free_port()
-    ref_token = uuid.uuid4().hex
-    processes = []
+    ports = {name: free_port() for name in ("ours", "django", "ref", "floor")}
+    token = uuid.uuid4().hex
+    processes: list[tuple[Target, subprocess.Popen, Path]] = []
     try:
-        ours = start_gunicorn("wsgi:app", ours_port, args.workers, args.threads, {**env, "DATABASE_URL": os.environ.get("DATABASE_URL", "")}, logs / "ours.log")
-        processes.append(ours)
-        ref = start_gunicorn("bench.support.scim_ref_wsgi:app", ref_port, 1, args.threads, {"SCIM_TOKEN": ref_token},
-                             logs / "ref.log")
-        processes.append(ref)
-        floor = start_gunicorn("bench.support.floor_wsgi:app", floor_port, args.workers, args.threads, {},
-                               logs / "floor.log")
-        processes.append(floor)
-        wait_ready(ours_port, "/scim/v2/ServiceProviderConfig", ours, logs / "ours.log")
-        wait_ready(ref_port, "/v2/ServiceProviderConfig", ref, logs / "ref.log")
-        wait_ready(floor_port, "/v2/Users", floor, logs / "floor.log")
-        print(f"database: {database_label()}; {args.users:,} users, concurrency {args.concurrency}; "
-              f"privacy_saas: gunicorn {args.workers}x{args.threads} gthread; "
-              f"reference scim2-server: gunicorn 1x{args.threads} gthread (in-memory, single worker)")
-        targets = [Target("privacy_saas", ours_port, "/scim/v2", token),
-                   Target("scim2-server", ref_port, "/v2", ref_token),
-                   Target("flask floor", floor_port, "/v2", "none")]
+        ours = Target("privacy_saas", ports["ours"], "/scim/v2", tenants[0][1])
+        processes.append((ours, gunicorn("wsgi:app", ports["ours"], args.workers,
+                                         {**env, "DATABASE_URL": os.environ.get("DATABASE_URL", "")},
+                                         logs / "ours.log"), logs / "ours.log"))
+        targets = [ours]
+        if args.only == "all":
+            django = Target("django-scim2", ports["django"], "/scim/v2", token)
+            processes.append((django, peer(ports["django"], token, args.workers, logs / "django.log"),
+                              logs / "django.log"))
+            ref = Target("scim2-server", ports["ref"], "/v2", token)
+            processes.append((ref, gunicorn("bench.support.scim_ref_wsgi:app", ports["ref"], 1, {"SCIM_TOKEN": token},
+                                            logs / "ref.log"), logs / "ref.log"))
+            floor = Target("flask floor", ports["floor"], "/v2", token)
+            processes.append((floor, gunicorn("bench.support.floor_wsgi:app", ports["floor"], args.workers, {},
+                                              logs / "floor.log"), logs / "floor.log"))
+            targets += [django, ref, floor]
+        for target, process, log in processes:
+            wait_ready(target, process, log)
+        print(f"privacy_saas on {database_label()}; django-scim2 on SQLite (WAL); {args.users:,} users per round, "
+              f"concurrency {args.concurrency}, {args.rounds} rounds; gunicorn gthread {args.workers}x1 "
+              f"(scim2-server 1x1: in memory); load average {os.getloadavg()[0]:.2f} at start", flush=True)
         for target in targets:  # warm up: imports, keys, connections
-            target.call("GET", "/Users?count=1")
-        results = run_targets(targets, args.users, args.concurrency)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shred_tenant(app, tenant_id)
-
-    ours_r, ref_r, floor_r = results["privacy_saas"], results["scim2-server"], results["flask floor"]
-    print(f"\n{'phase':<20} {'ours req/s':>10} {'ref req/s':>10} {'ratio':>6}  {'ours p50/p99 ms':>16}  "
-          f"{'ref p50/p99 ms':>16}  {'floor req/s':>11} {'goal req/s':>10}  goal >= {GOAL_RATIO}x")
-    for phase in ours_r:
-        ratio = ours_r[phase]["rps"] / ref_r[phase]["rps"]
-        goal = GOAL_RATIO * ref_r[phase]["rps"]
-        verdict = "OK" if ratio >= GOAL_RATIO else "MISSED"
-        if goal > floor_r[phase]["rps"]:
-            verdict += " (goal above the Flask floor)"
+            for _ in range(20):
+                target.call("GET", "/Users?count=1")
+        figures = rounds(targets, args.users, args.concurrency, args.rounds)
+        if args.only == "all":
+            report(figures, "privacy_saas", ["django-scim2", "scim2-server", "flask floor"])
         else:
-            # CPU time per request an application may spend beyond the bare framework and still
-            # meet the goal, if it used every core of the machine.
-            budget_us = (os.cpu_count() or 1) * (1 / goal - 1 / floor_r[phase]["rps"]) * 1e6
-            verdict += f" (app budget above the floor: {budget_us:.0f} us CPU/request)"
-        print(f"{phase:<20} {ours_r[phase]['rps']:>10.0f} {ref_r[phase]['rps']:>10.0f} {ratio:>5.2f}x  "
-              f"{ours_r[phase]['p50']:>7.2f}/{ours_r[phase]['p99']:<8.2f}  "
-              f"{ref_r[phase]['p50']:>7.2f}/{ref_r[phase]['p99']:<8.2f}  "
-              f"{floor_r[phase]['rps']:>11.0f} {goal:>10.0f}  {verdict}")
+            report(figures, "privacy_saas", [])
+        if on_postgres:
+            tenants_part([Target(f"tenant {n}", ports["ours"], "/scim/v2", tok) for n, (_tid, tok) in enumerate(tenants)],
+                         args.users, args.rounds)
+        print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    finally:
+        for _target, process, _log in processes:
+            stop(process)
+        for tenant_id, _token in tenants:
+            shred_tenant(app, tenant_id)
 
 
 if __name__ == "__main__":
