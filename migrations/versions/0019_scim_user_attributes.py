@@ -209,7 +209,8 @@ def _seal_forward(bind) -> None:
             "UPDATE registered_users SET user_name_bidx = :user_name_bidx, user_name_ct = :user_name_ct, "
             "emails_ct = :emails_ct, external_id_ct = :external_id_ct, external_id_bidx = :external_id_bidx "
             "WHERE tenant_id = :tenant_id AND id = :id").bindparams(
-                sa.bindparam("user_name_bidx", type_=sa.LargeBinary), sa.bindparam("user_name_ct", type_=sa.LargeBinary),
+                sa.bindparam("user_name_bidx", type_=sa.LargeBinary),
+                sa.bindparam("user_name_ct", type_=sa.LargeBinary),
                 sa.bindparam("emails_ct", type_=sa.LargeBinary), sa.bindparam("external_id_ct", type_=sa.LargeBinary),
                 sa.bindparam("external_id_bidx", type_=sa.LargeBinary)), values)
         if row.email_bidx is not None:

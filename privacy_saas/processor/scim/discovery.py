@@ -30,7 +30,8 @@ def _enterprise_schema() -> dict:
 
 
 def _group_schema() -> dict:
-    return {"id": GROUP, "name": "Group", "description": "A group of the tenant's users; `admins` maps to the admin role",
+    return {"id": GROUP, "name": "Group",
+            "description": "A group of the tenant's users; `admins` maps to the admin role",
             "attributes": [a.schema() for a in attributes.GROUP_ATTRS]}
 
 

@@ -50,10 +50,12 @@ class RegisteredUser(EncryptedModel, db.Model):
         "technical_ids", subject="registered_user", plaintext_because=(
             "a keyed hash (blind index) of the e-mail: sign-in, SCIM and DSR look-ups match it without decrypting; "
             "irreversible without the tenant's index key, which the purge destroys")))
-    email_ct: Mapped[bytes | None] = ciphertext_column("email_ct", personal("contact_details", subject="registered_user"))
+    email_ct: Mapped[bytes | None] = ciphertext_column("email_ct",
+                                                       personal("contact_details", subject="registered_user"))
     #: Every e-mail the identity provider sent (SCIM `emails`: value, type, primary, display), as a JSON list;
     #: registered_user_emails holds their blind indexes.
-    emails_ct: Mapped[bytes | None] = ciphertext_column("emails_ct", personal("contact_details", subject="registered_user"))
+    emails_ct: Mapped[bytes | None] = ciphertext_column("emails_ct",
+                                                        personal("contact_details", subject="registered_user"))
     #: SCIM phoneNumbers, ims and addresses, as JSON {"phoneNumbers": [...], "ims": [...], "addresses": [...]}.
     contact_ct: Mapped[bytes | None] = ciphertext_column("contact_ct",
                                                          personal("contact_details", subject="registered_user"))

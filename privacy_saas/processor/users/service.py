@@ -17,6 +17,7 @@ from privacy_saas.auth.passwords import hash_password
 from privacy_saas.crypto.blind_index import normalise_email
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import keyring, tenant_scope
+from privacy_saas.db import new_id
 from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.gates import HOLDING, ensure_readable, ensure_writable
@@ -295,11 +296,12 @@ def _set_emails(tenant: Tenant, user: RegisteredUser, emails: list[dict], *, new
     if not new:
         db.session.execute(sa.delete(RegisteredUserEmail).where(
             RegisteredUserEmail.tenant_id == tenant.id, RegisteredUserEmail.user_id == user.id))
-    rows = [{"tenant_id": tenant.id, "id": uuid.uuid4(), "user_id": user.id,
-             "value_bidx": email_index(tenant, e["value"]), "type": str(e["type"]).lower()[:32] if e.get("type") else None,
-             "primary": e.get("primary") is True} for e in emails if e.get("value")]
+    rows = [{"tenant_id": tenant.id, "id": new_id(), "user_id": user.id, "value_bidx": email_index(tenant, e["value"]),
+             "type": str(e["type"]).lower()[:32] if e.get("type") else None, "primary": e.get("primary") is True}
+            for e in emails if e.get("value")]
     if rows:
-        db.session.execute(sa.insert(RegisteredUserEmail), rows)
+        # A Core insert on the flushed row's connection: no ORM bulk path, no autoflush (the row is flushed).
+        db.session.connection().execute(RegisteredUserEmail.__table__.insert(), rows)
 
 
 def _product_email(tenant: Tenant, user_name: str, emails: list[dict]) -> tuple[str | None, bytes | None]:
