@@ -168,6 +168,7 @@ class RegisteredUserEmail(db.Model):
                                 ondelete="CASCADE", name="fk_registered_user_emails_user"),
         sa.Index("ix_registered_user_emails_bidx", "tenant_id", "value_bidx"),
         sa.Index("ix_registered_user_emails_user", "tenant_id", "user_id"),
+        distribution(TENANT),
     )
     __datamap__ = table(scope="processor", purpose="user_accounts", retention="tenant_contract")
 
