@@ -12,7 +12,7 @@ running app's keyring (Flask-Migrate runs migrations in its context) to seal the
 keys are destroyed keep their indexes and no sealed values (nothing can read them any more).
 
 Revision ID: 0019
-Revises: 0016b
+Revises: 0020
 Create Date: 2026-12-03 12:30:00
 
 """
@@ -27,7 +27,7 @@ import privacy_saas.crypto.fields
 
 # revision identifiers, used by Alembic.
 revision = '0019'
-down_revision = '0016b'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

@@ -28,7 +28,7 @@ def test_0019_down_and_up_keeps_every_user(scratch_app):  # noqa: F811
         tenant_id, user_id, email = tenant.id, first.id, first.email
         db.session.remove()
 
-        downgrade(revision="0016b")
+        downgrade(revision="0020")
         plain = db.session.execute(sa.text("SELECT external_id FROM registered_users WHERE external_id IS NOT NULL"))
         assert [row[0] for row in plain] == ["idp-0019"]
         db.session.remove()
