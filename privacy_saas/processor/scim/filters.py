@@ -33,8 +33,9 @@ from privacy_saas.processor.users.models import RegisteredUser, RegisteredUserEm
 #: Longest filter accepted: IdPs send short ones, and the parser is recursive.
 MAX_FILTER_LENGTH = 1000
 _LITERALS = {"true": True, "false": False, "null": None}
-#: `attribute eq word`, the value unquoted and no number.
-_BARE_EQ = re.compile(r"\s*([A-Za-z][\w.$-]*)\s+(?i:eq)\s+([A-Za-z_][\w.@+-]*)\s*")
+#: `attribute eq word`, the value unquoted and not a number the parser read as one (a GUID may start
+#: with a digit: `externalId eq 0a21f0f2-8d2a-...`).
+_BARE_EQ = re.compile(r"\s*([A-Za-z][\w.$-]*)\s+(?i:eq)\s+(\w[\w.@+-]*)\s*")
 
 
 class InvalidFilter(ValueError):

@@ -122,6 +122,10 @@ def test_entra_unquoted_external_id_filter(scim):
     # "GET /Users?filter=externalId eq jyoung" (sic, as the tutorial writes it).
     assert found(scim, "externalId eq jyoung") == [created["id"]]
     assert found(scim, "externalId eq Jyoung") == []  # externalId is case-exact
+    # An object id starting with a digit (the tutorial's create sends one), unquoted the same way.
+    guid = ok(scim("post", "/Users", json={"schemas": [USER], "userName": "ada@contoso.com",
+                                           "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"}), 201)
+    assert found(scim, "externalId eq 0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef") == [guid["id"]]
 
 
 def test_entra_update_multi_valued_and_single_valued(scim, org):
