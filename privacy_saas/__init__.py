@@ -7,8 +7,6 @@ import os
 import sqlalchemy as sa
 from flask import Flask, g, render_template, request
 
-# First: modules imported below read the package's version.
-from privacy_saas.version import __version__  # noqa: F401
 from privacy_saas import accesslog, extensions, inputs
 from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
 from privacy_saas.apiutil import wants_json
@@ -60,6 +58,7 @@ from privacy_saas.records.cli import records_cli
 from privacy_saas.rights.api import blp as rights_blp
 from privacy_saas.rights.cli import dsr_cli
 from privacy_saas.subprocessors.api import blp as subprocessors_blp
+from privacy_saas.version import __version__  # noqa: F401  (the package's version; modules read version.py)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -26,7 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
-from privacy_saas import __version__, audit, clock, mail, rls
+from privacy_saas import audit, clock, mail, rls
 from privacy_saas.audit import checkpoints
 from privacy_saas.crypto.service import custody_report, destroy_tenant_keys
 from privacy_saas.datamap import catalogue
@@ -37,6 +37,7 @@ from privacy_saas.lifecycle.service import purge_decision
 from privacy_saas.notices import certificates as certificate_mail
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.usage.models import UsageEvent
+from privacy_saas.version import __version__
 
 log = logging.getLogger(__name__)
 
