@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import mapped_column
 
 from privacy_saas.crypto.envelope import FORMAT_VERSION, build_aad, decode_value, encode_value, key_version_of
+from privacy_saas.crypto.keyring import keyring
 from privacy_saas.db import new_id
 
 #: Every (model class, attribute name) holding encrypted values; key rotation walks it.
@@ -69,8 +70,6 @@ class Encrypted:
         hit = cache.get(self.name)
         if hit is not None and hit[0] is blob:
             return hit[1]
-        from privacy_saas.crypto.keyring import keyring
-
         cipher = keyring().reader(obj.key_scope, key_version_of(blob))
         value = decode_value(cipher.open(blob, self._aad(obj)), self.kind)
         cache[self.name] = (blob, value)
@@ -81,8 +80,6 @@ class Encrypted:
             setattr(obj, self.column, None)
             obj.__dict__.setdefault("_plaintexts", {}).pop(self.name, None)
             return
-        from privacy_saas.crypto.keyring import keyring
-
         blob = keyring().writer(obj.key_scope).seal(encode_value(value, self.kind), self._aad(obj))
         setattr(obj, self.column, blob)
         obj.__dict__.setdefault("_plaintexts", {})[self.name] = (blob, value)
