@@ -125,7 +125,7 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         # A stuck Redis must not hold a sign-in for long before the fallback takes over.
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}
         if os.environ.get("REDIS_URL") else {},
-        # Key custody (crypto/keystore.py): where each scope's key-encryption key lives.
+        # Key custody (crypto/keystore/): where each scope's key-encryption key lives.
         "KEYSTORE": os.environ.get("PRIVACY_SAAS_KEYSTORE", "local"),
         "KEYSTORE_PATH": os.environ.get("PRIVACY_SAAS_KEYSTORE_PATH", str(ipath / "keystore.sqlite3")),
         "KEYSTORE_PREFIX": os.environ.get("PRIVACY_SAAS_KEYSTORE_PREFIX", "privacy-saas"),

@@ -2,7 +2,7 @@
 
 A scope is `tenant:<uuid>` (processor data of one tenant) or `controller` (the vendor's own
 data). Its data keys are stored in `data_keys` wrapped by the scope's key-encryption key (KEK),
-which lives in a key store outside the database (keystore.py; `key_custody` says which one).
+which lives in a key store outside the database (keystore/; `key_custody` says which one).
 Rows written before key stores existed are wrapped by the master key directly and stay readable
 until `privacy-saas keys migrate` moves their scope.
 

@@ -1,6 +1,6 @@
 """The post-contract purge: lease, crypto-shred, batched deletes, files, certificate.
 
-The crypto-shred destroys the tenant's key-encryption key in the key store (crypto/keystore.py):
+The crypto-shred destroys the tenant's key-encryption key in the key store (crypto/keystore/):
 every copy of its wrapped data keys, in this database and in every backup of it, becomes useless.
 
 On PostgreSQL the tenant's usage events, nearly all of its rows, sit in one of 32 hash partitions
