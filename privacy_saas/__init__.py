@@ -28,15 +28,15 @@ from privacy_saas.console.views import bp as console_bp
 from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_cli
 from privacy_saas.controller.contacts.api import blp as contacts_blp
 from privacy_saas.controller.unsubscribe import bp as unsubscribe_bp
-from privacy_saas.crypto.cli import keys_cli
 from privacy_saas.crypto.errors import KeyDestroyed, KeyStoreUnavailable
 from privacy_saas.crypto.keyring import init_keyring
 from privacy_saas.db import configure_sqlite
 from privacy_saas.dbcli import check_distribution_cmd
 from privacy_saas.errors import AppError, problem
 from privacy_saas.health import bp as health_bp
-from privacy_saas.jobs.cli import jobs_cli, worker_cmd
+from privacy_saas.jobs.cli import jobs_cli, purge_due, worker_cmd
 from privacy_saas.jobs.scheduler import start_scheduler
+from privacy_saas.keys.cli import keys_cli
 from privacy_saas.lifecycle.api import blp as lifecycle_blp
 from privacy_saas.lifecycle.cli import certificates_cli, purge_cli
 from privacy_saas.notices.api import breaches_blp, changes_blp, notices_blp
@@ -167,6 +167,8 @@ def _register_controller(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI."""
+    # `purge due` runs the scheduler's sweep (jobs/), which lifecycle/ is below; adding it again is a no-op.
+    purge_cli.add_command(purge_due)
     for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd,
                   jobs_cli, controller_cli, contacts_cli, retention_cli, dsr_cli, records_cli, breaches_cli,
                   subprocessors_cli, demo_cli):

@@ -1,4 +1,4 @@
-"""`privacy-saas worker` and `privacy-saas jobs status|retry`."""
+"""`privacy-saas worker`, `privacy-saas jobs status|retry`, and `privacy-saas purge due` (the scheduler's sweep)."""
 from __future__ import annotations
 
 import uuid
@@ -12,6 +12,7 @@ from privacy_saas.cliutil import fail
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.jobs import service
+from privacy_saas.jobs.scheduler import sweep
 from privacy_saas.jobs.worker import run_worker
 
 
@@ -69,3 +70,28 @@ def jobs_retry(job_id: uuid.UUID):
         fail(exc.message)
     db.session.commit()
     click.echo(f"job {job.id} ({job.name}) owed again")
+
+
+# Operators know it as `purge due`: the factory adds it to lifecycle's `purge` group. The sweep it runs is
+# the scheduler's, which names every domain's periodic work, so the command lives here, above the domains.
+@click.command("due")
+@click.option("--dry-run", is_flag=True, help="Show what would happen, change nothing.")
+@with_appcontext
+def purge_due(dry_run):
+    """End contracts that are over and queue every purge that is due."""
+    report = sweep(dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    verb = "would" if dry_run else "did"
+    for slug in report["ended"]:
+        click.echo(f"{verb} end contract  {slug}")
+    for slug in report["purge"]:
+        click.echo(f"{verb} queue purge   {slug}")
+    for slug in report["purge_owed"]:
+        click.echo(f"purge owed        {slug} (queued earlier, not finished)")
+    for slug in report["stuck"]:
+        click.echo(f"STUCK purge       {slug} (no worker holds its lease; see `privacy-saas jobs status`)")
+    for line in report["held_or_waiting"]:
+        click.echo(f"not purged        {line}")
+    if not any(report[k] for k in ("ended", "purge", "purge_owed", "held_or_waiting")):
+        click.echo("nothing due")

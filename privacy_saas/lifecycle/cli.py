@@ -1,4 +1,4 @@
-"""`privacy-saas purge ...`, `certificates verify|show`."""
+"""`privacy-saas purge run`, `certificates verify|show` (`purge due` is the scheduler's: jobs/cli.py)."""
 from __future__ import annotations
 
 import json
@@ -6,41 +6,22 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from privacy_saas.cliutil import fail
+from privacy_saas.crypto.signing import verify_document
+from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
+from privacy_saas.lifecycle import purge
+from privacy_saas.lifecycle.certificates import TYPES, describe, public_pem
+from privacy_saas.lifecycle.service import purge_decision
+from privacy_saas.processor.tenants import service as tenants
 
 
 @click.group("purge")
 def purge_cli():
     """Contract-end purges."""
-
-
-@purge_cli.command("due")
-@click.option("--dry-run", is_flag=True, help="Show what would happen, change nothing.")
-@with_appcontext
-def purge_due(dry_run):
-    """End contracts that are over and queue every purge that is due."""
-    from privacy_saas.jobs.scheduler import sweep
-
-    report = sweep(dry_run=dry_run)
-    if dry_run:
-        db.session.rollback()
-    verb = "would" if dry_run else "did"
-    for slug in report["ended"]:
-        click.echo(f"{verb} end contract  {slug}")
-    for slug in report["purge"]:
-        click.echo(f"{verb} queue purge   {slug}")
-    for slug in report["purge_owed"]:
-        click.echo(f"purge owed        {slug} (queued earlier, not finished)")
-    for slug in report["stuck"]:
-        click.echo(f"STUCK purge       {slug} (no worker holds its lease; see `privacy-saas jobs status`)")
-    for line in report["held_or_waiting"]:
-        click.echo(f"not purged        {line}")
-    if not any(report[k] for k in ("ended", "purge", "purge_owed", "held_or_waiting")):
-        click.echo("nothing due")
 
 
 @purge_cli.command("run")
@@ -50,12 +31,6 @@ def purge_due(dry_run):
 @with_appcontext
 def purge_run(slug, batch_size):
     """Purge one tenant now, in the foreground (only if due and not on hold)."""
-    from privacy_saas.cliutil import fail
-    from privacy_saas.errors import AppError
-    from privacy_saas.lifecycle import purge
-    from privacy_saas.lifecycle.service import purge_decision
-    from privacy_saas.processor.tenants import service as tenants
-
     try:
         tenant = tenants.get_by_slug(slug)
     except AppError as exc:
@@ -98,8 +73,6 @@ def certificates_cli():
 @with_appcontext
 def certificates_verify(file, public_key):
     """Check a certificate's signature offline; exit 0 if valid, 1 if not."""
-    from privacy_saas.crypto.signing import verify_document
-
     try:
         signed = json.loads(Path(file).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -108,8 +81,6 @@ def certificates_verify(file, public_key):
     if public_key:
         pem = Path(public_key).read_bytes()
     else:
-        from privacy_saas.lifecycle.certificates import public_pem
-
         pem = public_pem()
     if verify_document(pem, signed):
         body = signed["certificate"]
@@ -127,9 +98,6 @@ def certificates_verify(file, public_key):
 @with_appcontext
 def certificates_show(file, public_key):
     """State a certificate's facts in sentences, after checking its signature offline (exit 1 if invalid)."""
-    from privacy_saas.crypto.signing import verify_document
-    from privacy_saas.lifecycle.certificates import TYPES, describe, public_pem
-
     try:
         signed = json.loads(Path(file).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

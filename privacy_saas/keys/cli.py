@@ -6,7 +6,15 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from privacy_saas import audit
+from privacy_saas.cliutil import fail
+from privacy_saas.crypto import CryptoError, KeyStoreUnavailable, tasks
+from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring, tenant_scope
+from privacy_saas.crypto.models import DataKey, KeyCustody
+from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
+from privacy_saas.jobs.queue import enqueue
+from privacy_saas.processor.tenants import service as tenants
 
 
 @click.group("keys")
@@ -18,10 +26,6 @@ def keys_cli():
 @with_appcontext
 def rotate_master():
     """Re-wrap every live data key under the newest master key (no data rewrite)."""
-    from privacy_saas.crypto.keyring import keyring
-
-    from privacy_saas import audit
-
     # What the master key still wraps: data keys of scopes on the old layout, and local KEKs.
     moved = keyring().rewrap_all()
     audit.record("keys.rotate_master", actor=("cli", None),
@@ -37,13 +41,6 @@ def rotate_master():
 @with_appcontext
 def rotate_tenant(slug, background, batch_size):
     """Rotate a tenant's data key: new version, re-encrypt its rows, destroy the old one."""
-    from privacy_saas.cliutil import fail
-    from privacy_saas.crypto import tasks
-    from privacy_saas.crypto.keyring import tenant_scope
-    from privacy_saas.errors import AppError
-    from privacy_saas.jobs.queue import enqueue
-    from privacy_saas.processor.tenants import service as tenants
-
     try:
         tenant = tenants.get_by_slug(slug)
     except AppError as exc:
@@ -73,10 +70,6 @@ def rotate_tenant(slug, background, batch_size):
 @with_appcontext
 def key_status():
     """Per scope: key store, key name, KEK versions, destroyed or live; data key versions (no key material)."""
-    from privacy_saas.crypto import KeyStoreUnavailable
-    from privacy_saas.crypto.keyring import keyring
-    from privacy_saas.crypto.models import DataKey, KeyCustody
-
     ring = keyring()
     custody = {c.scope: c for c in db.session.scalars(sa.select(KeyCustody))}
     rows = db.session.execute(
@@ -120,11 +113,6 @@ def migrate_keys(target):
     run moves nothing. Keys left behind (a local KEK, the master key) stay where they were: database
     backups taken before the move need them; each scope's purge destroys them with the new one.
     """
-    from privacy_saas import audit
-    from privacy_saas.cliutil import fail
-    from privacy_saas.crypto import CryptoError, KeyStoreUnavailable, tasks
-    from privacy_saas.crypto.keyring import keyring
-
     ring = keyring()
     if ring.backend != target:
         fail(f"PRIVACY_SAAS_KEYSTORE is {ring.backend}: set it to {target} on every process first, so that new "
@@ -155,13 +143,6 @@ def migrate_keys(target):
 @with_appcontext
 def rotate_kek(slug, controller):
     """Add a KEK version in the key store and re-wrap the scope's data keys under it (OpenBao: rewrap in the store)."""
-    from privacy_saas import audit
-    from privacy_saas.cliutil import fail
-    from privacy_saas.crypto import CryptoError, KeyStoreUnavailable
-    from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, keyring, tenant_scope
-    from privacy_saas.errors import AppError
-    from privacy_saas.processor.tenants import service as tenants
-
     if controller == bool(slug):
         fail("name a tenant SLUG or give --controller")
     tenant_id = None
