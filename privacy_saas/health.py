@@ -1,4 +1,4 @@
-"""Liveness and readiness: GET /healthz."""
+"""Readiness, for load balancers and monitoring: GET /healthz."""
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
@@ -13,11 +13,15 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the database, the job queue and the key store are reachable, and how the scheduler is doing.
+    """Report the database, the job queue and the key store, and how the scheduler is doing.
 
-    The status code answers for this web process only (its database, queue and key store): workers being
-    down must not take a web node out of a load balancer. `scheduler` says whether any worker
-    beats and when the fleet last swept, for monitoring to alert on.
+    The status code says whether a load balancer should send this node requests. Only the database
+    down makes it 503 (`unavailable`): without it the node can serve nothing. The queue or the key
+    store down is 200 `degraded`, since every web node shares them, and pulling them all would turn a
+    partial outage into a total one: jobs are still owed in the database (the dispatcher hands them
+    over once Redis is back), tenants whose keys are cached and everything that needs no key still
+    work, and the rest answers 503 per request. Monitoring alerts on `status` and `checks`, and on
+    `scheduler.state` for the workers.
     """
     checks = {}
     scheduler = {"state": "unknown"}
@@ -33,8 +37,8 @@ def healthz():
         keyring().store.ping()
         checks["key_store"] = "ok"
     except KeyStoreUnavailable:
-        # Tenants whose keys are cached keep working; the others answer 503 until the store is back.
         checks["key_store"] = "unavailable"
-    healthy = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks, "scheduler": scheduler}), \
-        200 if healthy else 503
+    if checks["database"] != "ok":
+        return jsonify({"status": "unavailable", "checks": checks, "scheduler": scheduler}), 503
+    status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+    return jsonify({"status": status, "checks": checks, "scheduler": scheduler}), 200
