@@ -13,6 +13,7 @@ from privacy_saas.apiutil import wants_json
 from privacy_saas.auth.cli import staff_cli
 from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
 from privacy_saas.auth.principal import check_declared_capability
+from privacy_saas.cliutil import Commands
 from privacy_saas.config import from_env
 from privacy_saas.console.arrival import bp as arrival_bp
 from privacy_saas.console.arrival import demo_cli
@@ -167,6 +168,12 @@ def _register_controller(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI."""
+    # Flask's own group, but ending on a key-store or database outage with a message (as `privacy-saas` does);
+    # it keeps what extensions registered already (Flask-Migrate's `db`).
+    outage_aware = Commands(app.name)
+    for name, command in app.cli.commands.items():
+        outage_aware.add_command(command, name)
+    app.cli = outage_aware
     # `purge due` runs the scheduler's sweep (jobs/), which lifecycle/ is below; adding it again is a no-op.
     purge_cli.add_command(purge_due)
     for group in (tenants_cli, users_cli, staff_cli, keys_cli, audit_cli, purge_cli, certificates_cli, worker_cmd,

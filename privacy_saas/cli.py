@@ -4,8 +4,8 @@ Each domain defines its own command group; the app factory registers them all.
 """
 from __future__ import annotations
 
-from flask.cli import FlaskGroup
-
 from privacy_saas import create_app
+from privacy_saas.cliutil import Main
 
-main = FlaskGroup(create_app=create_app, help="privacy_saas administration.")
+# A key store or database that does not answer ends any command with a message, not a traceback.
+main = Main(create_app=create_app, help="privacy_saas administration.")

@@ -53,6 +53,16 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class Unavailable(Exception):
+    """A server this process needs did not answer (the key store, for one): nothing is wrong with the input.
+
+    Requests answer 503 and jobs are retried; a command ends with its message (cliutil).
+    """
+
+    #: What did not answer, for messages.
+    service = "a server"
+
+
 def invalid(message: str, **errors: str) -> AppError:
     """Return a 400 naming each offending field with its message."""
     return AppError(message, code="invalid_input", errors={k: [v] for k, v in errors.items()})
