@@ -14,7 +14,7 @@ from privacy_saas.controller.bootstrap import ensure_ready
 from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.controller.contacts.models import Contact
 from privacy_saas.controller.contacts.validation import clean_email
-from privacy_saas.errors import AppError, Conflict, Forbidden, NotFound
+from privacy_saas.errors import Conflict, Forbidden, NotFound, invalid
 from privacy_saas.extensions import db
 from privacy_saas.jobs.queue import enqueue
 from privacy_saas.processor.tenants import service as tenants
@@ -33,11 +33,6 @@ CONTACT_FIELDS = ("name", "phone", "job_title")
 RECTIFIABLE = users.RECTIFIABLE + CONTACT_FIELDS
 MAX_EXTENSION_MONTHS = 2
 DUE_SOON = timedelta(days=7)
-
-
-def invalid(message: str, **errors) -> AppError:
-    """Return a 400 naming the offending fields."""
-    return AppError(message, code="invalid_input", errors={k: [v] for k, v in errors.items()})
 
 
 def due_date(received_at, extended_months: int | None = None):
