@@ -39,6 +39,75 @@ CATEGORIES: dict[str, str] = {
     "none": "Not personal data",
 }
 
+#: Everyday words for the categories, as a contract, a sub-processor's DPA or a person writes them. Matched
+#: whole, after `_plain` (case, punctuation, plurals and filler such as "data" do not count).
+CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
+    "identity": ("name", "full name", "first name", "last name", "surname", "given name", "family name",
+                 "display name", "username", "job title", "title", "employer", "company", "identification"),
+    "contact_details": ("contact", "contact details", "email", "e mail", "email address", "e mail address",
+                        "mail address",
+                        "phone", "phone number", "telephone", "mobile", "postal address", "address"),
+    "credentials": ("credential", "password", "password hash", "authentication", "login", "sign in", "secret",
+                    "mfa"),
+    "record_state": ("account", "account status", "user account", "status", "role", "group membership", "profile"),
+    "usage": ("usage", "behaviour", "behavior", "activity", "navigation", "session", "log", "usage log",
+              "analytics", "telemetry", "click", "email open", "download", "report"),
+    "support": ("support", "support ticket", "ticket", "support request", "correspondence", "helpdesk"),
+    "consent": ("consent", "preference", "marketing preference", "objection", "opt out", "subscription"),
+    "billing": ("billing", "invoice", "payment", "financial", "bank", "billing address"),
+    "technical_ids": ("technical identifier", "technical id", "identifier", "id", "ip", "ip address", "cookie",
+                      "cookie id", "device id", "device identifier", "online identifier", "user agent", "hash"),
+}
+
+_FILLER = {"data", "information", "info", "personal", "the", "of", "and", "s"}
+#: Plurals the rules below would get wrong.
+_SINGULAR = {"cookies": "cookie"}
+
+
+def _plain(word: str) -> str:
+    """Return `word` as the table compares it: lower case, words only, no filler, each word singular."""
+    words = []
+    for part in "".join(c if c.isalnum() else " " for c in word.casefold()).split():
+        if part in _FILLER:
+            continue
+        if part in _SINGULAR:
+            part = _SINGULAR[part]
+        elif part.endswith("ies") and len(part) > 4:
+            part = part[:-3] + "y"
+        elif part.endswith(("sses", "shes", "ches")):
+            part = part[:-2]
+        elif part.endswith("s") and not part.endswith("ss") and len(part) > 3:
+            part = part[:-1]
+        words.append(part)
+    return " ".join(words)
+
+
+_CATEGORY_OF: dict[str, str] = {
+    _plain(word): name
+    for name in CATEGORIES if name != "none"
+    for word in (name, CATEGORIES[name].split(" (")[0], *CATEGORY_WORDS.get(name, ()))
+}
+
+
+def classify(words) -> tuple[list[str], list[str]]:
+    """Split free-text category words into the data-map categories they name and the words that name none.
+
+    Returns (categories, labels): `["E-mail addresses", "IP", "Voice recordings"]` gives
+    `(["contact_details", "technical_ids"], ["Voice recordings"])`. Labels keep their spelling (trimmed),
+    first occurrence first; "not personal data" words name nothing and are dropped.
+    """
+    categories, labels, seen = set(), [], set()
+    for word in words:
+        text = " ".join(str(word).split())
+        name = _CATEGORY_OF.get(_plain(text))
+        if name is not None:
+            categories.add(name)
+        elif text and _plain(text) not in ("none", "not", "no") and text.casefold() not in seen:
+            seen.add(text.casefold())
+            labels.append(text)
+    return sorted(categories), labels
+
+
 #: Art. 6(1) bases, for the data the vendor holds as controller.
 LAWFUL_BASES: dict[str, str] = {
     "consent": "Consent (Art. 6(1)(a))",

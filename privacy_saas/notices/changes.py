@@ -111,7 +111,9 @@ def propose(data: dict, *, publish: bool = True) -> SubprocessorChange:
         # Tenants are told what leaves, as the register has it.
         described = {"name": target.name, "purpose": target.purpose, "country": target.country,
                      "location": target.location, "transfer_mechanism": target.safeguards,
-                     "data_categories": list(target.data_categories), "tenant_regions": list(target.tenant_regions)}
+                     "data_categories": list(target.data_categories),
+                     "data_category_labels": list(target.data_category_labels),
+                     "tenant_regions": list(target.tenant_regions)}
     else:
         missing = [k for k in DESCRIBED if not (data.get(k) or "").strip()]
         if missing:
@@ -128,11 +130,13 @@ def propose(data: dict, *, publish: bool = True) -> SubprocessorChange:
                                                                       f"known: {', '.join(DATA_CATEGORIES)}")
         described["location"] = (data.get("location") or "").strip() or described["country"]
         described["data_categories"] = sorted(set(data.get("data_categories") or []))
+        described["data_category_labels"] = list(data.get("data_category_labels") or [])
         # A replacement serves the regions of the entry it replaces unless told otherwise.
         regions = data.get("tenant_regions")
         described["tenant_regions"] = sorted(set(regions if regions is not None else
                                                  (target.tenant_regions if target is not None else [])))
-    check_no_addresses({k: described[k] for k in ("name", "purpose", "location", "transfer_mechanism")})
+    check_no_addresses({**{k: described[k] for k in ("name", "purpose", "location", "transfer_mechanism")},
+                        "data_categories": described["data_category_labels"]})
     if data["effective_on"] < clock.today():
         raise invalid("the effective date is in the past", effective_on="may not be in the past")
     change = SubprocessorChange(action=data["action"], subprocessor_id=target.id if target else None,
@@ -154,7 +158,8 @@ def content_of(change: SubprocessorChange) -> dict:
                   "remove": f"Sub-processor leaving: {change.name}"}[change.action],
         "action": change.action, "name": change.name, "purpose": change.purpose, "country": change.country,
         "location": change.location, "transfer_mechanism": change.transfer_mechanism,
-        "data_categories": list(change.data_categories),
+        # The data map's categories, then the words that name none, as given.
+        "data_categories": [*change.data_categories, *change.data_category_labels],
         "replaces": replaced.name if replaced else None,
         "effective_on": change.effective_on.isoformat(),
         "answer_by": (change.effective_on - timedelta(days=1)).isoformat(),
@@ -229,7 +234,8 @@ def _apply(change: SubprocessorChange) -> None:
         scopes = {"processor", *(old.scopes if old is not None else ())}
         entry = register.add({"name": change.name, "purpose": change.purpose, "location": change.location,
                               "country": change.country, "safeguards": change.transfer_mechanism,
-                              "data_categories": list(change.data_categories), "scopes": sorted(scopes),
+                              "data_categories": list(change.data_categories),
+                              "data_category_labels": list(change.data_category_labels), "scopes": sorted(scopes),
                               "tenant_regions": list(change.tenant_regions)})
         new_id = entry.id
     change.mark_applied(new_id)

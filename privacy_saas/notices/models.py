@@ -70,6 +70,9 @@ class SubprocessorChange(db.Model):
     transfer_mechanism: Mapped[str] = mapped_column(sa.String(500), info=not_personal())
     #: Data-map categories of personal data it will receive.
     data_categories: Mapped[list] = mapped_column(sa.JSON, default=list, info=not_personal())
+    #: Categories as given that name no data-map category ("Voice recordings"), shown as they were written.
+    data_category_labels: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]",
+                                                       info=not_personal())
     #: Tenant regions whose data it touches, so the tenants owed notice; empty: every region.
     tenant_regions: Mapped[list] = mapped_column(sa.JSON, default=list, info=not_personal())
     #: The first day the change is in force; answers are taken until the day before.

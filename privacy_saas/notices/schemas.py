@@ -18,15 +18,8 @@ from privacy_saas.notices.models import (
 )
 from privacy_saas.processor.privacy_contacts.schemas import PrivacyContactSchema
 from privacy_saas.processor.tenants.models import REGIONS
-from privacy_saas.subprocessors.models import COUNTRY_CODE
-from privacy_saas.subprocessors.schemas import DATA_CATEGORIES, SubprocessorSchema
-
-
-class CountryCode(fields.String):
-    """An ISO 3166-1 alpha-2 code, as the register keeps it (`ie` is read as `IE`)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip().upper()
+from privacy_saas.subprocessors.countries import country_name
+from privacy_saas.subprocessors.schemas import Categorised, Country, SubprocessorSchema, data_categories
 
 
 def _texts(**kwargs) -> fields.List:
@@ -46,18 +39,16 @@ def _instant(**kwargs) -> fields.AwareDateTime:
 
 # --- sub-processor changes ---------------------------------------------------------------------
 
-class SubprocessorChangeInSchema(Schema):
+class SubprocessorChangeInSchema(Categorised):
     action = fields.String(required=True, validate=validate.OneOf(CHANGE_ACTIONS))
     subprocessor_id = fields.UUID(allow_none=True, metadata={"description": "The register entry (replace, remove)."})
     name = _text(200, metadata={"description": "Required for add and replace; a removal describes the entry's."})
     purpose = _text(500)
-    country = CountryCode(validate=validate.Regexp(COUNTRY_CODE, error="an ISO 3166-1 alpha-2 code such as IE or US"),
-                          metadata={"description": "Where it processes the data: ISO 3166-1 alpha-2, as the register"})
+    country = Country(metadata={"description": "Where it processes the data: a country name or ISO 3166-1 code, "
+                                               "kept as the alpha-2 code, as in the register"})
     location = _text(200, metadata={"description": "Where, in words (default: the country code)."})
     transfer_mechanism = _text(500, metadata={"description": "Adequacy decision, SCCs, UK IDTA, ..."})
-    data_categories = fields.List(fields.String(validate=validate.OneOf(DATA_CATEGORIES)),
-                                  validate=validate.Length(max=len(DATA_CATEGORIES)), load_default=list,
-                                  metadata={"description": "Data-map categories it will receive, as the register"})
+    data_categories = data_categories(load_default=list)
     tenant_regions = fields.List(fields.String(validate=validate.OneOf(REGIONS)),
                                  validate=validate.Length(max=len(REGIONS)), metadata={
                                      "description": "Tenant regions whose data it touches, so the tenants told; "
@@ -92,9 +83,11 @@ class SubprocessorChangeSchema(Schema):
     name = fields.String()
     purpose = fields.String()
     country = fields.String(allow_none=True)
+    country_name = fields.Function(lambda change: country_name(change.country))
     location = fields.String()
     transfer_mechanism = fields.String()
     data_categories = fields.List(fields.String())
+    data_category_labels = fields.List(fields.String())
     tenant_regions = fields.List(fields.String())
     effective_on = fields.Date()
     status = fields.String()

@@ -26,7 +26,9 @@ def serves(entry: Subprocessor, region: str) -> bool:
 
 def receives(entry: Subprocessor, categories) -> bool:
     """Return whether the sub-processor receives any of `categories` (an unclassified one may receive any)."""
-    return not entry.data_categories or bool(set(entry.data_categories) & set(categories))
+    # A category given in words the data map does not know ("Voice recordings") may be any of them.
+    return (not entry.data_categories or bool(entry.data_category_labels)
+            or bool(set(entry.data_categories) & set(categories)))
 
 
 def is_transfer(entry: Subprocessor, region: str) -> bool:
@@ -43,7 +45,7 @@ def describe(entry: Subprocessor) -> dict:
         "id": str(entry.id), "name": entry.name, "purpose": entry.purpose, "location": entry.location,
         "country": entry.country, "safeguards": entry.safeguards,
         "scopes": list(entry.scopes) or ["not classified"],
-        "data_categories": list(entry.data_categories) or ["not classified"],
+        "data_categories": [*entry.data_categories, *entry.data_category_labels] or ["not classified"],
         "tenant_regions": list(entry.tenant_regions) or ["all"],
         "dpa_signed_on": entry.dpa_signed_on.isoformat() if entry.dpa_signed_on else None,
         "last_reviewed_on": entry.last_reviewed_on.isoformat() if entry.last_reviewed_on else None,
@@ -54,4 +56,4 @@ def transfer(entry: Subprocessor, region: str) -> dict:
     """Return one transfer to a third country: where, who, what, under which safeguards."""
     return {"subprocessor": entry.name, "country": entry.country or "not recorded",
             "from": REGION_NAMES[region], "location": entry.location, "safeguards": entry.safeguards,
-            "data_categories": list(entry.data_categories) or ["not classified"]}
+            "data_categories": [*entry.data_categories, *entry.data_category_labels] or ["not classified"]}

@@ -50,6 +50,10 @@ class Subprocessor(db.Model):
     scopes: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]", info=not_personal())
     #: Data-map categories it receives (privacy_saas.datamap.vocabulary.CATEGORIES); empty: not classified.
     data_categories: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]", info=not_personal())
+    #: Categories as given that name no data-map category ("Voice recordings"), shown as they were written;
+    #: the records count an entry with any as possibly receiving every category.
+    data_category_labels: Mapped[list] = mapped_column(sa.JSON, default=list, server_default="[]",
+                                                       info=not_personal())
     #: ISO 3166-1 alpha-2 code of the country where it processes the data; decides third-country transfers.
     country: Mapped[str | None] = mapped_column(sa.String(2), info=not_personal())
     #: Tenant regions whose data it processes (a hosting region per residency); empty: every region.

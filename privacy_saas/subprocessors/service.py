@@ -12,10 +12,14 @@ from privacy_saas.subprocessors.models import Subprocessor
 
 #: The register is vendor-level compliance data, not controller-scope personal data.
 AUDIT_SCOPE = "platform"
+#: What an editor sets (the API, the console's form).
 FIELDS = ("name", "purpose", "location", "safeguards", "dpa_signed_on", "last_reviewed_on", "scopes",
           "data_categories", "country", "tenant_regions")
+#: What is stored: the fields, and the words of `data_categories` that name no data-map category (the
+#: API's schema splits them off; the console's form offers the data map's categories only).
+STORED = (*FIELDS, "data_category_labels")
 #: Fields that are lists: stored sorted and without duplicates, so a change is a change of content.
-LIST_FIELDS = ("scopes", "data_categories", "tenant_regions")
+LIST_FIELDS = ("scopes", "data_categories", "data_category_labels", "tenant_regions")
 
 
 def list_subprocessors(include_removed: bool = False, region: str | None = None) -> list[Subprocessor]:
@@ -70,7 +74,7 @@ def add(data: dict) -> Subprocessor:
     _check_dates(data)
     data = _normalise(data)
     now = clock.now()
-    entry = Subprocessor(**{k: data.get(k) for k in FIELDS if k not in LIST_FIELDS},
+    entry = Subprocessor(**{k: data.get(k) for k in STORED if k not in LIST_FIELDS},
                          **{k: data.get(k) or [] for k in LIST_FIELDS}, added_at=now, updated_at=now)
     db.session.add(entry)
     db.session.flush()
@@ -84,7 +88,7 @@ def update(entry: Subprocessor, changes: dict) -> Subprocessor:
         raise AppError("this sub-processor was removed from the register", code="removed", status=409)
     _check_dates(changes)
     changes = _normalise(changes)
-    changed = sorted(k for k in FIELDS if k in changes and changes[k] != getattr(entry, k))
+    changed = sorted(k for k in STORED if k in changes and changes[k] != getattr(entry, k))
     for name in changed:
         setattr(entry, name, changes[name])
     db.session.flush()

@@ -215,14 +215,39 @@ def test_a_draft_is_published_later_and_checked_then(client, session, dpo, three
     ({"effective_on": "2020-01-01"}, "effective_on"),
     ({"effective_on": "not a date"}, "effective_on"),
     ({"tenant_regions": ["mars"]}, "tenant_regions"),
-    ({"country": "Ireland"}, "country"),
-    ({"data_categories": ["e-mail addresses"]}, "data_categories"),
+    ({"country": "Atlantis"}, "country"),
+    ({"country": "EU"}, "country"),
+    ({"data_categories": ["x" * 101]}, "data_categories"),
+    ({"data_categories": "e-mail addresses"}, "data_categories"),
 ])
 def test_bad_input_is_a_400_naming_the_field(client, dpo, fields, field):
     body = {"effective_on": (T0 + timedelta(days=60)).isoformat(), **fields}
     response = propose(client, dpo, **body)
     assert response.status_code == 400, response.json
     assert field in response.json["errors"]
+
+
+def test_countries_by_name_and_categories_in_ordinary_words(client, session, dpo, three, outbox):
+    effective = T0 + timedelta(days=45)
+    response = propose(client, dpo, effective_on=effective.isoformat(), country="Ireland",
+                       data_categories=["E-mail addresses", "names", "IP addresses", "Voice recordings", "identity"])
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert (body["country"], body["country_name"]) == ("IE", "Ireland")
+    assert body["data_categories"] == ["contact_details", "identity", "technical_ids"]
+    assert body["data_category_labels"] == ["Voice recordings"]
+    # Tenants are told both: the data map's categories, then the words that name none, as given.
+    notice = session.scalars(sa.select(Notice)).first()
+    assert notice.content["data_categories"] == ["contact_details", "identity", "technical_ids", "Voice recordings"]
+    assert "Voice recordings" in outbox()[0].get_content()
+    for name, code in (("united kingdom", "GB"), ("UK", "GB"), ("USA", "US"), ("de", "DE"), ("Deutschland", None)):
+        answer = propose(client, dpo, effective_on=effective.isoformat(), country=name, draft=True)
+        assert (answer.status_code, answer.json.get("country")) == ((201, code) if code else (400, None)), name
+    clock.travel_to(effective)
+    sweep()
+    entry = next(e for e in register.list_subprocessors() if e.name == "MailCo")
+    assert (entry.country, entry.data_categories, entry.data_category_labels) == (
+        "IE", ["contact_details", "identity", "technical_ids"], ["Voice recordings"])
 
 
 def test_one_pending_change_per_register_entry(client, session, dpo):

@@ -99,9 +99,16 @@ def test_what_it_receives_is_recorded_and_validated(client, headers):
     legacy = client.post("/api/v1/subprocessors", headers=h, json=ENTRY).json
     assert (legacy["scopes"], legacy["data_categories"], legacy["country"], legacy["tenant_regions"]) == \
         ([], [], None, [])
-    for field, value in (("scopes", ["marketing"]), ("data_categories", ["none"]), ("country", "Ireland"),
+    for field, value in (("scopes", ["marketing"]), ("data_categories", ["x" * 101]), ("country", "Atlantis"),
                          ("tenant_regions", ["mars"])):
         refused = client.post("/api/v1/subprocessors", headers=h, json={**ENTRY, field: value})
         assert refused.status_code == 400 and field in refused.json["errors"], field
     changed = client.patch(f"/api/v1/subprocessors/{legacy['id']}", headers=h, json={"country": "IE"})
     assert changed.json["country"] == "IE"
+    # Countries by name, categories in ordinary words: read as the register's codes and categories.
+    named = client.patch(f"/api/v1/subprocessors/{legacy['id']}", headers=h, json={
+        "country": "United States", "data_categories": ["Invoices", "support tickets", "Voice recordings"]})
+    assert named.status_code == 200, named.json
+    assert {k: named.json[k] for k in ("country", "country_name", "data_categories", "data_category_labels")} == {
+        "country": "US", "country_name": "United States", "data_categories": ["billing", "support"],
+        "data_category_labels": ["Voice recordings"]}
