@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -31,7 +30,8 @@ from privacy_saas.audit import checkpoints
 from privacy_saas.crypto.service import custody_report, destroy_tenant_keys
 from privacy_saas.datamap import catalogue
 from privacy_saas.extensions import db
-from privacy_saas.lifecycle import certificates
+from privacy_saas.lifecycle import certificates, lease
+from privacy_saas.lifecycle.lease import PurgeBusy
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
 from privacy_saas.lifecycle.service import purge_decision
 from privacy_saas.notices import certificates as certificate_mail
@@ -44,18 +44,6 @@ log = logging.getLogger(__name__)
 #: Rows per batch transaction: about 0.1 s of deleting on PostgreSQL; per-batch costs (a commit, so an
 #: fsync, the checkpoint, the cut query) made 50,000-row batches 10% slower on a 1,000,000-row tenant.
 DEFAULT_BATCH = 200_000
-
-
-class PurgeBusy(Exception):
-    """Another worker holds this tenant's purge lease, until `lease_until`."""
-
-    def __init__(self, message: str, lease_until: datetime):
-        super().__init__(message)
-        self.lease_until = lease_until
-
-
-class LeaseLost(RuntimeError):
-    """This run's lease ran out and another worker took it: this run stops, the other goes on."""
 
 
 def purge_tables() -> list[sa.Table]:
@@ -100,26 +88,6 @@ def _pause(point: str) -> None:
         time.sleep(0.05)
 
 
-def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _lease() -> timedelta:
-    return timedelta(seconds=current_app.config["PURGE_LEASE_SECONDS"])
-
-
-def _take_lease(run: PurgeRun, worker: str) -> bool:
-    now = clock.now()
-    taken = db.session.execute(
-        sa.update(PurgeRun)
-        .where(PurgeRun.id == run.id,
-               sa.or_(PurgeRun.lease_until.is_(None), PurgeRun.lease_until < now, PurgeRun.locked_by == worker))
-        .values(locked_by=worker, lease_until=now + _lease())
-        .execution_options(synchronize_session=False)).rowcount == 1
-    db.session.refresh(run)
-    return taken
-
-
 def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
     """Check the tenant may be purged, create or load its run, take the lease (own transaction)."""
     tenant = db.session.scalars(sa.select(Tenant).where(Tenant.id == tenant_id).with_for_update()).one_or_none()
@@ -131,13 +99,13 @@ def _start(tenant_id: uuid.UUID, worker: str) -> tuple[PurgeRun | None, str]:
         return None, decision.reason
     run = db.session.scalar(sa.select(PurgeRun).where(PurgeRun.tenant_id == tenant.id))
     if run is None:
-        run = PurgeRun(tenant_id=tenant.id, locked_by=worker, lease_until=clock.now() + _lease(),
+        run = PurgeRun(tenant_id=tenant.id, locked_by=worker, lease_until=clock.now() + lease.length(),
                        rows_deleted={}, attempts=0)
         db.session.add(run)
         tenant.start_purge()
         db.session.flush()  # the run's id, for the audit entry
         audit.record("purge.started", tenant_id=tenant.id, targets=[run.id], actor=("system", worker))
-    elif not _take_lease(run, worker):
+    elif not lease.take(run, worker):
         db.session.commit()
         raise PurgeBusy(f"tenant {tenant.slug} is being purged by {run.locked_by} (lease until "
                         f"{run.lease_until.isoformat()})", run.lease_until)
@@ -152,7 +120,7 @@ def _shred(run: PurgeRun, tenant: Tenant) -> None:
     # Committed before a key store destroys the key: that cannot be rolled back with this transaction, and
     # a run killed after it must find the recipients sealed, not try to read them under a destroyed key.
     db.session.commit()
-    _renew(run.id)  # the step's fence again (the commit ended the transaction that held it)
+    lease.renew(run.id)  # the step's fence again (the commit ended the transaction that held it)
     # The key stores go first: one that does not answer raises KeyStoreUnavailable with nothing changed,
     # the job fails and its retry comes back. No step follows, and no certificate, before every store
     # that held a key of this tenant confirmed its destruction.
@@ -198,37 +166,6 @@ def _aggregate(run: PurgeRun, tenant: Tenant) -> None:
     _fault("after_aggregate")
 
 
-def _renew(run_id, **values) -> None:
-    """Extend this worker's lease (with `values`, in the current transaction); LeaseLost if it is no longer ours.
-
-    The lease is short (a dead worker's purge resumes within a minute or so), so it is renewed at
-    every step and batch. A run whose lease another worker took stops at its next renewal, before
-    its batch commits: two runs never both count what they delete.
-    """
-    renewed = db.session.execute(
-        sa.update(PurgeRun).where(PurgeRun.id == run_id, PurgeRun.locked_by == _worker_id())
-        .values(lease_until=clock.now() + _lease(), **values)
-        .execution_options(synchronize_session=False)).rowcount
-    if renewed != 1:
-        raise LeaseLost(f"purge {run_id}: the lease of {_worker_id()} ran out and another worker took it")
-
-
-def _checkpoint(run_id, deleted: dict, batches: int) -> None:
-    _renew(run_id, rows_deleted=dict(deleted), batches=batches)
-
-
-def _release(run_id) -> None:
-    """Give up this worker's lease after a failure, so the retry need not wait for it to run out."""
-    try:
-        db.session.rollback()
-        db.session.execute(sa.update(PurgeRun).where(PurgeRun.id == run_id, PurgeRun.locked_by == _worker_id())
-                           .values(locked_by=None, lease_until=None).execution_options(synchronize_session=False))
-        db.session.commit()
-    except sa.exc.SQLAlchemyError as error:
-        db.session.rollback()
-        log.warning("purge %s: lease not released (%s); it runs out by itself", run_id, type(error).__name__)
-
-
 def stuck_purges() -> list[tuple[Tenant, PurgeRun]]:
     """Return unfinished purges older than PURGE_STUCK_SECONDS that no worker holds: nobody is on them."""
     now = clock.now()
@@ -247,7 +184,7 @@ def _count_rows(run: PurgeRun, tenant_id) -> int:
     if run.rows_total is None:
         remaining = sum(db.session.scalar(sa.select(sa.func.count()).select_from(table)
                                           .where(table.c.tenant_id == tenant_id)) for table in purge_tables())
-        _renew(run.id, rows_total=remaining + sum(run.rows_deleted.values()))
+        lease.renew(run.id, rows_total=remaining + sum(run.rows_deleted.values()))
         db.session.commit()
         db.session.refresh(run)
     return run.rows_total
@@ -283,7 +220,7 @@ def _delete_rows(run: PurgeRun, tenant: Tenant, batch: int, progress: Callable |
             if count == 0:
                 break
             deleted[table.name] = deleted.get(table.name, 0) + count
-            _checkpoint(run_id, deleted, committed + 1)
+            lease.checkpoint(run_id, deleted, committed + 1)
             _fault("mid_batch_before_commit")
             db.session.commit()
             batches += 1
@@ -371,8 +308,8 @@ def _certify(run: PurgeRun, tenant: Tenant) -> DeletionCertificate:
     run.locked_by, run.lease_until = None, None
     run.advance("certified")
     db.session.flush()  # the certificate's id, for the audit entry
-    audit.record("purge.certified", tenant_id=tenant.id, targets=[run.id, cert.id], actor=("system", _worker_id()),
-                 detail={"rows_deleted": sum(run.rows_deleted.values())})
+    audit.record("purge.certified", tenant_id=tenant.id, targets=[run.id, cert.id],
+                 actor=("system", lease.worker_id()), detail={"rows_deleted": sum(run.rows_deleted.values())})
     _fault("before_certificate_commit")
     db.session.commit()
     return cert
@@ -384,7 +321,7 @@ def purge_tenant(tenant_id, batch: int = DEFAULT_BATCH, progress: Callable | Non
     `progress`, if given, is called with the rows deleted so far after each committed step.
     """
     tenant_id = uuid.UUID(str(tenant_id))
-    worker = _worker_id()
+    worker = lease.worker_id()
     run, outcome = _start(tenant_id, worker)
     if run is None:
         log.info("purge of tenant %s not run: %s", tenant_id, outcome)
@@ -396,27 +333,27 @@ def purge_tenant(tenant_id, batch: int = DEFAULT_BATCH, progress: Callable | Non
         # The purge reads and deletes the tenant's rows across its own tables: lifted, audited.
         with rls.bypass("purge", tenant_id=tenant_id):
             if not run.reached("keys_destroyed"):
-                _renew(run_id)
+                lease.renew(run_id)
                 _shred(run, tenant)
                 log.info("purge %s: keys destroyed %.1f ms after start", run.id,
                          (time.perf_counter() - started) * 1000)
             if not run.reached("aggregated"):
-                _renew(run_id)
+                lease.renew(run_id)
                 _aggregate(run, tenant)
             if not run.reached("rows_deleted"):
-                _renew(run_id)
+                lease.renew(run_id)
                 _delete_rows(run, tenant, batch, progress)
             if not run.reached("files_deleted"):
-                _renew(run_id)
+                lease.renew(run_id)
                 _delete_files(run, tenant)
             if not run.reached("certified"):
-                _renew(run_id)
+                lease.renew(run_id)
                 _certify(run, tenant)
                 certificate_mail.deliver_now(tenant_id)
     except Exception:
         # Whatever failed (the database, the key store, a bug), the job's retry resumes from the
         # last checkpoint; it need not wait for this worker's lease to run out.
-        _release(run_id)
+        lease.release(run_id)
         raise
     checkpoints.make(audit.scope_of(tenant_id), certificates.sign)  # the tenant's history as purged, signed
     db.session.commit()

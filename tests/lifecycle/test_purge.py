@@ -10,7 +10,7 @@ from privacy_saas.audit.service import verify
 from privacy_saas.crypto import KeyDestroyed
 from privacy_saas.crypto.models import DataKey
 from privacy_saas.extensions import db
-from privacy_saas.lifecycle import certificates, purge, service
+from privacy_saas.lifecycle import certificates, lease, purge, service
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users.models import RegisteredUser
@@ -242,7 +242,7 @@ def test_live_lease_blocks_a_second_worker(session, app, due, monkeypatch):
         purge.purge_tenant(tenant.id)
     session.rollback()
     monkeypatch.setattr(purge, "_fault", lambda at: None)
-    monkeypatch.setattr(purge, "_worker_id", lambda: "other-host:1")
+    monkeypatch.setattr(lease, "worker_id", lambda: "other-host:1")
     with pytest.raises(purge.PurgeBusy):
         purge.purge_tenant(tenant.id)
     clock.advance(timedelta(seconds=app.config["PURGE_LEASE_SECONDS"] + 1))

@@ -10,7 +10,7 @@ from privacy_saas.jobs.models import Job
 from privacy_saas.jobs.context import RetryLater
 from privacy_saas.jobs.queue import enqueue
 from privacy_saas.jobs.runner import perform
-from privacy_saas.lifecycle import purge, tasks
+from privacy_saas.lifecycle import lease, purge, tasks
 from privacy_saas.lifecycle.models import DeletionCertificate, PurgeRun
 from tests.lifecycle.conftest import rows_of
 from tests.lifecycle.test_purge import crash_at
@@ -47,7 +47,7 @@ def test_a_busy_purge_is_retried_when_the_lease_can_have_run_out(session, due, m
     crashed_holding_the_lease(due, monkeypatch)
     lease_until = run_of(due).lease_until
     assert lease_until == clock.now() + timedelta(seconds=60)
-    monkeypatch.setattr(purge, "_worker_id", lambda: "other-host:2")
+    monkeypatch.setattr(lease, "worker_id", lambda: "other-host:2")
     with pytest.raises(RetryLater) as waiting:
         tasks.purge_tenant(str(due.id))
     assert lease_until + timedelta(seconds=1) <= waiting.value.at <= lease_until + timedelta(seconds=5)
@@ -58,7 +58,7 @@ def test_the_purge_job_waits_for_the_lease_then_finishes(app, session, due, monk
     monkeypatch.setitem(app.config, "JOBS_EAGER", True)
     monkeypatch.setitem(app.config, "REDIS_URL", None)
     crashed_holding_the_lease(due, monkeypatch)
-    monkeypatch.setattr(purge, "_worker_id", lambda: "other-host:2")
+    monkeypatch.setattr(lease, "worker_id", lambda: "other-host:2")
     job = enqueue(tasks.PURGE_JOB, str(due.id), tenant_id=due.id, max_attempts=None)
     db.session.commit()  # runs now: meets the live lease
     db.session.expire_all()
@@ -85,7 +85,7 @@ def test_a_failed_run_releases_its_lease_so_the_retry_need_not_wait(session, due
     run = run_of(due)
     assert (run.locked_by, run.lease_until, run.step) == (None, None, "keys_destroyed")
     monkeypatch.setattr(purge, "_fault", lambda at: None)
-    monkeypatch.setattr(purge, "_worker_id", lambda: "other-host:2")
+    monkeypatch.setattr(lease, "worker_id", lambda: "other-host:2")
     assert purge.purge_tenant(due.id) == "purged"  # at once, with the production lease
 
 
@@ -102,13 +102,13 @@ def test_a_run_whose_lease_was_taken_stops_before_its_batch_counts(app, session,
             taken.append(at)
 
     monkeypatch.setattr(purge, "_fault", taken_over_after_the_first_batch)
-    with pytest.raises(purge.LeaseLost):
+    with pytest.raises(lease.LeaseLost):
         purge.purge_tenant(due.id, batch=2)
     run = run_of(due)
     counted = sum(run.rows_deleted.values())
     assert run.locked_by == "other-host:2"  # not released: it was not ours
     assert counted == sum(before.values()) - sum(rows_of(due.id).values())  # the stopped batch rolled back
-    monkeypatch.setattr(purge, "_worker_id", lambda: "other-host:2")
+    monkeypatch.setattr(lease, "worker_id", lambda: "other-host:2")
     assert purge.purge_tenant(due.id, batch=2) == "purged"
     [cert] = session.scalars(sa.select(DeletionCertificate).where(DeletionCertificate.tenant_id == due.id)).all()
     assert cert.document["certificate"]["rows_deleted"] == {t: c for t, c in before.items() if c}
