@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from privacy_saas import clock
 from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.extensions import db
+from privacy_saas.lifecycle.purge import purge_tables
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.usage.models import EVENT_KINDS, SupportRequest, UsageEvent
 from privacy_saas.processor.users.models import RegisteredUser
@@ -42,8 +43,6 @@ def seed(slug: str, *, users: int = 3, events_per_user: int = 4, support: int = 
 
 def rows_of(tenant_id) -> dict:
     """Count the tenant's rows in every purgeable table."""
-    from privacy_saas.lifecycle.purge import purge_tables
-
     return {t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t).where(t.c.tenant_id == tenant_id))
             for t in purge_tables()}
 

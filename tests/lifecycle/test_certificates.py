@@ -1,6 +1,7 @@
 """Deletion certificates v2: the key store's receipt, files per kind, the backups statement; read as sentences."""
 import json
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +28,6 @@ def purged(request, session, app, monkeypatch):
     """
     clock.travel_to(date(2026, 7, 1))
     tenant = seed("certified", users=2, events_per_user=1, status="ended", contract_end=END)
-    from pathlib import Path
     exports = Path(app.config["EXPORT_DIR"]) / str(tenant.id)
     (exports / "dsr").mkdir(parents=True)
     (exports / "01a2.zip.sealed").write_bytes(b"sealed")

@@ -12,7 +12,6 @@ from privacy_saas.crypto.models import DataKey
 from privacy_saas.extensions import db
 from privacy_saas.lifecycle import certificates, lease, purge, service
 from privacy_saas.lifecycle.models import DeletionCertificate, MonthlyAggregate, PurgeRun
-from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users.models import RegisteredUser
 from tests.lifecycle.conftest import rows_of
 

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 
 from privacy_saas import clock, create_app
 from privacy_saas.auth import tokens
+from privacy_saas.controller.bootstrap import ensure_ready
+from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.crypto import KeyDestroyed
 from privacy_saas.crypto.fields import REGISTRY
 from privacy_saas.crypto.keyring import keyring
@@ -71,9 +73,6 @@ def encrypted_values(tenant_id):
 
 def test_a_backup_restored_after_the_purge_does_not_decrypt_the_purged_tenant(app, committed, tmp_path,
                                                                              tmp_path_factory):
-    from privacy_saas.controller.bootstrap import ensure_ready
-    from privacy_saas.controller.contacts import service as contacts
-
     clock.travel_to(date(2026, 7, 1))
     gone = seed("backup-gone", users=4, events_per_user=2, support=1, status="ended", contract_end=date(2025, 6, 30))
     kept = seed("backup-kept", users=3, events_per_user=1)

@@ -7,9 +7,11 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from rq import Queue
 
 from privacy_saas.extensions import db
 from privacy_saas.jobs.queue import QUEUE_NAME, enqueue, redis_connection
+from privacy_saas.lifecycle.certificates import signing_key
 from privacy_saas.lifecycle.models import DeletionCertificate
 from tests.conftest import TEST_MASTER_KEYS
 from tests.lifecycle.conftest import rows_of, seed
@@ -52,14 +54,12 @@ def run_worker(app, tmp_path, fault=None, command=WORKER) -> int:
 
 @pytest.fixture
 def queue_empty(app):
-    from rq import Queue
     with app.app_context():
         Queue(QUEUE_NAME, connection=redis_connection(app)).empty()
     yield
 
 
 def test_sigkill_at_every_point_then_a_new_worker_finishes(app, committed, queue_empty, tmp_path):
-    from privacy_saas.lifecycle.certificates import signing_key
     signing_key()  # the workers must share this key file
     for n, point in enumerate(KILL_POINTS):
         tenant = seed(f"killed-{n}", users=5, events_per_user=6, support=2, status="ended",
@@ -87,7 +87,6 @@ def test_sigkill_at_every_point_then_a_new_worker_finishes(app, committed, queue
 
 
 def test_sigkill_across_batches_then_a_new_worker_certifies_what_was_there(app, committed, queue_empty, tmp_path):
-    from privacy_saas.lifecycle.certificates import signing_key
     signing_key()
     # Enough users for batches of 4 to outlast the kills on PostgreSQL too, where the usage events go
     # in one step (their partition is dropped).

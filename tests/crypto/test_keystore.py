@@ -6,12 +6,15 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import hvac.exceptions
 import pytest
 
 from privacy_saas import clock
+from privacy_saas import create_app
 from privacy_saas.crypto import DecryptionError, KeyDestroyed, KeyStoreUnavailable, KeyUnavailable
 from privacy_saas.crypto.keystore import LocalKeyStore, OpenBaoKeyStore
 from privacy_saas.crypto.providers import LocalKeyProvider, parse_master_keys
+from tests import conftest
 from tests.conftest import TEST_MASTER_KEYS
 
 OPENBAO_ADDR = os.environ.get("OPENBAO_ADDR")
@@ -159,7 +162,6 @@ def test_openbao_keys_are_not_exportable_and_not_deletable_until_destroyed():
     assert config["exportable"] is False and config["allow_plaintext_backup"] is False
     assert config["deletion_allowed"] is False and config["derived"] is True
     # The plaintext of a wrapped key comes back only through decrypt; nothing exports the KEK itself.
-    import hvac.exceptions
     with pytest.raises(hvac.exceptions.InvalidRequest):
         transit.export_key(store.key_name(scope), key_type="encryption-key", mount_point=store.transit_mount)
     with pytest.raises(hvac.exceptions.InvalidRequest):
@@ -222,8 +224,6 @@ def test_the_documented_policy_is_enough_and_forbids_re_creating_a_key_by_encryp
     ({"KEYSTORE_BACKUP_RETENTION": "30 days"}, "ISO 8601 duration"),
 ])
 def test_a_key_store_misconfiguration_refuses_start_with_a_clear_message(app, tmp_path_factory, config, message):
-    from privacy_saas import create_app
-    from tests import conftest
     with pytest.raises(RuntimeError, match=message):
         create_app({**conftest.test_config(tmp_path_factory), **config})
 

@@ -6,20 +6,19 @@ import sqlalchemy as sa
 
 from privacy_saas import clock
 from privacy_saas.extensions import db
-from privacy_saas.jobs.models import Job
 from privacy_saas.jobs.context import RetryLater
+from privacy_saas.jobs.models import Job
 from privacy_saas.jobs.queue import enqueue
 from privacy_saas.jobs.runner import perform
 from privacy_saas.lifecycle import lease, purge, tasks
 from privacy_saas.lifecycle.models import DeletionCertificate, PurgeRun
 from tests.lifecycle.conftest import rows_of
+from tests.lifecycle.test_purge import AFTER_RETENTION, END
 from tests.lifecycle.test_purge import crash_at
 
 
 @pytest.fixture
 def due(seeded):
-    from tests.lifecycle.test_purge import AFTER_RETENTION, END
-
     clock.travel_to(AFTER_RETENTION)
     return seeded("leased", users=4, events_per_user=2, support=2, status="ended", contract_end=END)
 
@@ -115,8 +114,6 @@ def test_a_run_whose_lease_was_taken_stops_before_its_batch_counts(app, session,
 
 
 def test_stuck_purges_are_the_old_ones_no_worker_holds(app, session, seeded, monkeypatch):
-    from tests.lifecycle.test_purge import AFTER_RETENTION, END
-
     clock.travel_to(AFTER_RETENTION)
     held = seeded("held-lease", users=1, status="ended", contract_end=END)
     free = seeded("free-lease", users=1, status="ended", contract_end=END)

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from privacy_saas import rls
 from privacy_saas.audit.models import AuditEntry
+from privacy_saas.extensions import db
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users.models import RegisteredUser
 from tests.helpers import bearer
@@ -67,8 +68,6 @@ def test_a_tenant_request_with_a_missing_filter_still_gets_its_own_rows(client, 
 
 
 def test_sessions_are_scoped_by_who_calls(app, client, session, org, org_token, staff_token, monkeypatch):
-    from privacy_saas.extensions import db
-
     seen = []
     real = rls._apply
 

@@ -2,6 +2,7 @@
 import pytest
 import sqlalchemy as sa
 
+from privacy_saas.audit.models import AuditEntry
 from privacy_saas.crypto import tasks
 from privacy_saas.crypto.keyring import keyring, tenant_scope
 from privacy_saas.crypto.models import DataKey, KeyRotation
@@ -71,7 +72,6 @@ def test_rotate_cli_with_progress(session, runner):
 
 
 def test_rotation_is_audited_in_the_tenant_chain(session):
-    from privacy_saas.audit.models import AuditEntry
     tenant = seed("audited", users=2)
     tasks.rotate_scope(tenant_scope(tenant.id))
     actions = session.scalars(sa.select(AuditEntry.action).where(AuditEntry.tenant_id == tenant.id)

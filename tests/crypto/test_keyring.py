@@ -1,25 +1,18 @@
 """Keyring, encrypted fields, blind index, rotation and crypto-shredding against the database."""
 import logging
 import uuid
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from privacy_saas.crypto import DecryptionError, KeyDestroyed, KeyUnavailable
-from privacy_saas.crypto.keyring import keyring, tenant_scope
+from privacy_saas.crypto.cache import TTLCache
+from privacy_saas.crypto.keyring import Keyring, keyring, tenant_scope
+from privacy_saas.crypto.keystore import LocalKeyStore, OpenBaoKeyStore
 from privacy_saas.crypto.models import DataKey, KeyCustody
-from privacy_saas.crypto.service import create_tenant_keys, destroy_tenant_keys
+from privacy_saas.crypto.providers import LocalKeyProvider, generate_master_key_spec, parse_master_keys
+from privacy_saas.crypto.service import destroy_tenant_keys
 from privacy_saas.processor.users.models import RegisteredUser
-
-
-@pytest.fixture
-def keyed_tenant(make_tenant):
-    def make(slug=None):
-        tenant = make_tenant(slug)
-        create_tenant_keys(tenant)
-        return tenant
-    return make
 
 
 def add_user(session, tenant, email="ada@example.com", name="Ada Lovelace", **extra):
@@ -42,8 +35,8 @@ def raw(session, user, column="email_ct"):
                            {"id": user.id.hex if session.get_bind().dialect.name == "sqlite" else user.id}).scalar()
 
 
-def test_round_trip_and_nothing_plaintext_in_the_row(session, keyed_tenant):
-    tenant = keyed_tenant()
+def test_round_trip_and_nothing_plaintext_in_the_row(session, make_keyed_tenant):
+    tenant = make_keyed_tenant()
     user = add_user(session, tenant, email="ada@example.com", name="Ada Ünïcode 名前",
                     given_name="", family_name=None)
     loaded = reload(session, user)
@@ -55,8 +48,8 @@ def test_round_trip_and_nothing_plaintext_in_the_row(session, keyed_tenant):
     assert b"ada@example.com" not in stored and stored[0] == 1
 
 
-def test_ciphertext_type_refuses_plaintext(session, keyed_tenant):
-    tenant = keyed_tenant()
+def test_ciphertext_type_refuses_plaintext(session, make_keyed_tenant):
+    tenant = make_keyed_tenant()
     user = add_user(session, tenant)
     user.email_ct = b"plain text"
     with pytest.raises(sa.exc.StatementError):
@@ -65,8 +58,8 @@ def test_ciphertext_type_refuses_plaintext(session, keyed_tenant):
 
 
 @pytest.mark.parametrize("swap", ["row", "column", "tenant"])
-def test_moved_ciphertext_does_not_decrypt(session, keyed_tenant, swap):
-    tenant, other_tenant = keyed_tenant(), keyed_tenant()
+def test_moved_ciphertext_does_not_decrypt(session, make_keyed_tenant, swap):
+    tenant, other_tenant = make_keyed_tenant(), make_keyed_tenant()
     first = add_user(session, tenant, email="a@example.com")
     second = add_user(session, tenant, email="b@example.com")
     foreign = add_user(session, other_tenant, email="c@example.com")
@@ -86,8 +79,8 @@ def test_moved_ciphertext_does_not_decrypt(session, keyed_tenant, swap):
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "format"])
-def test_damaged_ciphertext_raises_decryption_error(session, keyed_tenant, damage):
-    tenant = keyed_tenant()
+def test_damaged_ciphertext_raises_decryption_error(session, make_keyed_tenant, damage):
+    tenant = make_keyed_tenant()
     user = add_user(session, tenant)
     blob = bytearray(user.email_ct)
     if damage == "flip":
@@ -103,24 +96,24 @@ def test_damaged_ciphertext_raises_decryption_error(session, keyed_tenant, damag
         reload(session, user).email
 
 
-def test_blind_index_normalises_and_differs_across_tenants(session, keyed_tenant):
-    a, b = keyed_tenant(), keyed_tenant()
+def test_blind_index_normalises_and_differs_across_tenants(session, make_keyed_tenant):
+    a, b = make_keyed_tenant(), make_keyed_tenant()
     ring = keyring()
     assert ring.email_index(tenant_scope(a.id), "Ada@Example.COM ") == ring.email_index(tenant_scope(a.id), "ada@example.com")
     assert ring.email_index(tenant_scope(a.id), "ada@example.com") != ring.email_index(tenant_scope(b.id), "ada@example.com")
     assert len(ring.email_index(tenant_scope(a.id), "x@y.z")) == 16
 
 
-def test_blind_index_uniqueness_per_tenant(session, keyed_tenant):
-    tenant = keyed_tenant()
+def test_blind_index_uniqueness_per_tenant(session, make_keyed_tenant):
+    tenant = make_keyed_tenant()
     add_user(session, tenant, email="ada@example.com")
     with pytest.raises(sa.exc.IntegrityError):
         add_user(session, tenant, email="ADA@example.com")
     session.rollback()
 
 
-def test_crypto_shred_makes_reads_fail(session, keyed_tenant):
-    tenant, bystander = keyed_tenant(), keyed_tenant()
+def test_crypto_shred_makes_reads_fail(session, make_keyed_tenant):
+    tenant, bystander = make_keyed_tenant(), make_keyed_tenant()
     user = add_user(session, tenant)
     kept = add_user(session, bystander, email="keep@example.com")
     shred = destroy_tenant_keys(tenant)
@@ -139,10 +132,9 @@ def test_crypto_shred_makes_reads_fail(session, keyed_tenant):
     assert reload(session, kept).email == "keep@example.com"
 
 
-def test_other_process_shred_is_seen_after_recheck(app, session, keyed_tenant):
+def test_other_process_shred_is_seen_after_recheck(app, session, make_keyed_tenant):
     """A cache entry is re-validated against data_keys within `recheck` seconds."""
-    from privacy_saas.crypto.cache import TTLCache
-    tenant = keyed_tenant()
+    tenant = make_keyed_tenant()
     user = add_user(session, tenant)
     ring = keyring()
     now = [0.0]
@@ -166,15 +158,11 @@ def local_keyring(path, provider):
 
     Not the session's file: a master rotation there would leave it under a master key no other test has.
     """
-    from privacy_saas.crypto.keyring import Keyring
-    from privacy_saas.crypto.keystore import LocalKeyStore
     return Keyring(provider, {"local": LocalKeyStore(path, provider)}, "local")
 
 
 def test_master_rotation_then_restart_without_old_key(app, session, make_tenant, tmp_path):
     """The master key wraps old-layout data keys and local KEKs: rotation re-wraps both."""
-    from privacy_saas.crypto.providers import LocalKeyProvider, generate_master_key_spec, parse_master_keys
-    from privacy_saas.crypto.keystore import LocalKeyStore
     old = parse_master_keys(app.config["PRIVACY_SAAS_MASTER_KEYS"])
     new = parse_master_keys(generate_master_key_spec(version=2))
     original = app.extensions["privacy_saas.keyring"]
@@ -209,7 +197,6 @@ def test_master_rotation_then_restart_without_old_key(app, session, make_tenant,
 
 
 def test_missing_master_key_refuses_start(app, session, make_tenant, tmp_path):
-    from privacy_saas.crypto.providers import LocalKeyProvider, parse_master_keys, generate_master_key_spec
     tenant = make_tenant()
     path = tmp_path / "keystore.sqlite3"
     local_keyring(path, keyring().provider).create_scope(tenant_scope(tenant.id))
@@ -221,11 +208,9 @@ def test_missing_master_key_refuses_start(app, session, make_tenant, tmp_path):
         absent.check()
 
 
-def test_a_scope_whose_key_is_missing_from_its_store_refuses_start(app, session, keyed_tenant):
+def test_a_scope_whose_key_is_missing_from_its_store_refuses_start(app, session, make_keyed_tenant):
     """A key store that does not hold a live scope's KEK (wrong store, too old a backup): refuse, naming it."""
-    from privacy_saas.crypto.keyring import Keyring
-    from privacy_saas.crypto.keystore import LocalKeyStore, OpenBaoKeyStore
-    tenant = keyed_tenant()
+    tenant = make_keyed_tenant()
     ring = keyring()
     ring.check()
     store = ring.store
@@ -246,10 +231,10 @@ def test_a_scope_whose_key_is_missing_from_its_store_refuses_start(app, session,
     ring.check()
 
 
-def test_no_key_or_plaintext_in_logs(session, keyed_tenant, caplog):
+def test_no_key_or_plaintext_in_logs(session, make_keyed_tenant, caplog):
     caplog.set_level(logging.DEBUG)
     canary = f"canary-{uuid.uuid4().hex}@example.com"
-    tenant = keyed_tenant()
+    tenant = make_keyed_tenant()
     user = add_user(session, tenant, email=canary, name="Canary Name " + canary)
     reload(session, user).email
     destroy_tenant_keys(tenant)

@@ -1,6 +1,7 @@
 """Offboarding API, sweep, return export, usage ingestion."""
 import io
 import json
+import os
 import zipfile
 from datetime import date, timedelta
 
@@ -9,8 +10,12 @@ import sqlalchemy as sa
 
 from privacy_saas import clock
 from privacy_saas.auth import tokens
-from privacy_saas.lifecycle.models import TenantExport
+from privacy_saas.controller.retention.models import RetentionSweep
+from privacy_saas.jobs.scheduler import sweep
+from privacy_saas.lifecycle import purge
+from privacy_saas.lifecycle.service import place_hold
 from privacy_saas.processor.usage.models import UsageEvent
+from privacy_saas.processor.usage.tasks import enforce_usage_retention
 from privacy_saas.processor.users.models import RegisteredUser
 from tests.helpers import bearer
 from tests.lifecycle.conftest import rows_of
@@ -78,7 +83,6 @@ def test_sweep_ends_contracts_and_purges_what_is_due(app, session, seeded, runne
     running = seeded("running", contract_end=date(2026, 11, 1))  # ended 3 weeks ago, still active
     due = seeded("due", status="ended", contract_end=date(2025, 10, 31))
     held = seeded("held", status="ended", contract_end=date(2025, 10, 31))
-    from privacy_saas.lifecycle.service import place_hold
     place_hold(held, "Tax inspection", staff.id)
     dry = runner.invoke(args=["purge", "due", "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -150,9 +154,7 @@ def test_return_export_round_trip_and_purge_removes_it(app, client, session, see
     support = json.loads(archive.read("support_requests.json"))
     assert support[0]["subject"] == "Cannot log in"
     clock.travel_to(date(2027, 10, 1))
-    from privacy_saas.lifecycle import purge
     assert purge.purge_tenant(tenant.id) == "purged"
-    import os
     assert not os.path.exists(sealed)
 
 
@@ -227,7 +229,6 @@ def test_support_request_recorded_encrypted(client, session, seeded):
 
 
 def test_usage_retention_deletes_only_expired_events(session, seeded):
-    from privacy_saas.processor.usage.tasks import enforce_usage_retention
     clock.travel_to(date(2026, 11, 23))
     tenant = seeded("acme", users=1, events_per_user=25)  # one event every 40 days back
     other = seeded("other", users=1, events_per_user=25)
@@ -240,8 +241,6 @@ def test_usage_retention_deletes_only_expired_events(session, seeded):
 
 
 def test_sweep_runs_the_controller_retention_quarterly(app, session, runner):
-    from privacy_saas.controller.retention.models import RetentionSweep
-    from privacy_saas.jobs.scheduler import sweep
     clock.travel_to(date(2026, 1, 1))
     assert sweep()["controller_retention"] is True
     assert session.scalar(sa.select(sa.func.count()).select_from(RetentionSweep)) == 1

@@ -4,12 +4,16 @@ import os
 
 import pytest
 import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
 
 from privacy_saas.audit.models import AuditEntry
+from privacy_saas.controller.bootstrap import ensure_ready
+from privacy_saas.controller.contacts import service as contacts
 from privacy_saas.crypto import tasks
 from privacy_saas.crypto.keyring import CONTROLLER_SCOPE, Keyring, keyring, tenant_scope
 from privacy_saas.crypto.models import DataKey, KeyCustody
 from privacy_saas.crypto.providers import new_data_key
+from privacy_saas.extensions import db
 from privacy_saas.processor.users.models import RegisteredUser
 from tests.lifecycle.conftest import seed
 from tests.test_migrations import scratch_app  # noqa: F401  (pytest fixture)
@@ -48,9 +52,6 @@ def target(request, app):
 
 
 def test_old_installation_moves_to_a_key_store_interrupted_once_and_resumed(session, runner, target, monkeypatch):
-    from privacy_saas.controller.bootstrap import ensure_ready
-    from privacy_saas.controller.contacts import service as contacts
-
     tenants = []
     for n in range(3):
         tenant = seed(f"old-{n}", users=2, events_per_user=0, support=0)
@@ -145,7 +146,6 @@ def test_a_scope_moved_from_the_local_file_to_openbao_is_destroyed_in_both(sessi
 
 
 def test_rotate_kek_rewraps_the_scope_in_its_store(session, runner):
-    from privacy_saas.audit.models import AuditEntry
     tenant = seed("kek-rot", users=3, events_per_user=0, support=0)
     scope = tenant_scope(tenant.id)
     expected = emails(session, tenant.id)
@@ -163,16 +163,12 @@ def test_rotate_kek_rewraps_the_scope_in_its_store(session, runner):
         "kek_version": 2, "rewrapped": 2}
     assert runner.invoke(args=["keys", "rotate-kek"]).exit_code == 1
     assert runner.invoke(args=["keys", "rotate-kek", "nobody"]).exit_code == 1
-    from privacy_saas.controller.bootstrap import ensure_ready
     ensure_ready()
     controller = runner.invoke(args=["keys", "rotate-kek", "--controller"])
     assert controller.exit_code == 0 and "controller: key-encryption key now at version" in controller.output
 
 
 def test_downgrading_past_0012_rewraps_under_the_master_key_and_every_user_still_reads(scratch_app):
-    from flask_migrate import downgrade, upgrade
-
-    from privacy_saas.extensions import db
     with scratch_app.app_context():
         upgrade()
         tenant = seed("down-and-up", users=3, events_per_user=0, support=0)
