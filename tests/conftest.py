@@ -87,6 +87,18 @@ def app(tmp_path_factory):
     return application
 
 
+@pytest.fixture
+def key_store_down(app, tmp_path_factory, tmp_path):
+    """An app on the test database whose key store does not answer: its local file is not a database."""
+    broken = tmp_path / "broken-keystore.sqlite3"
+    broken.write_bytes(b"not a database, but the key store's file" * 100)
+    outage = create_app({**test_config(tmp_path_factory), "KEYSTORE": "local", "KEYSTORE_PATH": str(broken),
+                         "OPENBAO_ADDR": None, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    yield outage
+    with outage.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _clock():
     clock.reset()

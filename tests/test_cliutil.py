@@ -4,21 +4,12 @@ import socket
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from privacy_saas import create_app
 from privacy_saas.audit.models import AuditEntry
 from privacy_saas.cli import main
 from privacy_saas.extensions import db
 from tests import conftest
+from tests.processor.tenants.test_files import GLOBEX
 
-GLOBEX = """\
-slug = "globex-outage"
-name = "Globex Corporation"
-region = "us"
-
-[contract]
-start = 2024-07-01
-end_action = "delete"
-"""
 
 
 def _closed_port() -> int:
@@ -38,29 +29,20 @@ def test_a_command_ends_with_a_message_when_the_database_is_down(tmp_path):
     assert "Traceback" not in result.output and not isinstance(result.exception, sa.exc.SQLAlchemyError)
 
 
-def test_a_command_ends_with_a_message_when_the_key_store_is_down(app, tmp_path_factory, tmp_path):
-    broken = tmp_path / "keystore.sqlite3"
-    broken.write_bytes(b"not a database, but the key store's file" * 100)
-    config = {**conftest.test_config(tmp_path_factory), "KEYSTORE": "local", "KEYSTORE_PATH": str(broken),
-              "OPENBAO_ADDR": None, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
-    outage = create_app(config)
+def test_a_command_ends_with_a_message_when_the_key_store_is_down(app, key_store_down, tmp_path):
     tenants = tmp_path / "tenants"
     tenants.mkdir()
-    (tenants / "globex-outage.toml").write_text(GLOBEX, encoding="utf-8")
-    try:
-        result = outage.test_cli_runner().invoke(args=["tenants", "apply", str(tenants), "--yes"])
-        rotated = outage.test_cli_runner().invoke(args=["keys", "rotate-master"])
-    finally:
-        with outage.app_context():
-            db.engine.dispose()
-    for outcome in (result, rotated):
+    (tenants / "globex.toml").write_text(GLOBEX.format(end="2027-06-30"), encoding="utf-8")
+    applied = key_store_down.test_cli_runner().invoke(args=["tenants", "apply", str(tenants), "--yes"])
+    rotated = key_store_down.test_cli_runner().invoke(args=["keys", "rotate-master"])
+    for outcome in (applied, rotated):
         assert outcome.exit_code == 1, outcome.output
         assert "error: the key store is unavailable (the local key-store file" in outcome.output
         assert "Traceback" not in outcome.output
     # Nothing half-written: no tenant without keys, no audit entry of a rotation that did not happen.
     # (Read outside the commands' app: with_appcontext would run them in an app context already pushed.)
     with app.app_context():
-        assert not db.session.scalar(sa.text("SELECT count(*) FROM tenants WHERE slug = 'globex-outage'"))
+        assert not db.session.scalar(sa.text("SELECT count(*) FROM tenants WHERE slug = 'globex'"))
         assert not db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
                                      .where(AuditEntry.action.in_(["tenant.create", "keys.rotate_master"])))
         db.session.remove()
