@@ -135,6 +135,20 @@ _svc_pid_matches() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$needle"
 }
 
+# The pid in pid file $1, if that process runs and its command line has $2 (not a reused pid).
+_svc_pidfile_pid() {
+    local pid
+    pid="$(cat "$1" 2>/dev/null)" || return 1
+    _svc_pid_matches "$pid" "$2" || return 1
+    echo "$pid"
+}
+
+# Signal pid $1 with $2 (TERM, or KILL for a crash) and wait (bounded) for it to go; KILL it if it stays.
+_svc_kill() {
+    kill "-$2" "$1" 2>/dev/null
+    _svc_wait_gone "$1" 100 || { kill -KILL "$1" 2>/dev/null; _svc_wait_gone "$1" 50; }
+}
+
 # Wait (bounded) until pid is gone. Returns 1 if it is still alive.
 _svc_wait_gone() {
     local pid="$1" tries="${2:-100}"   # 100 x 0.1 s = 10 s
@@ -225,11 +239,8 @@ EOF
 # --------------------------------------------------------------------- Redis ---
 
 _svc_redis_pid() {
-    local pid
-    pid="$(cat "$REDIS_PIDFILE" 2>/dev/null)" || return 1
     # redis-server rewrites its title to "redis-server 127.0.0.1:PORT".
-    _svc_pid_matches "$pid" ":$REDIS_PORT" || return 1
-    echo "$pid"
+    _svc_pidfile_pid "$REDIS_PIDFILE" ":$REDIS_PORT"
 }
 
 svc_redis_start() {
@@ -248,8 +259,7 @@ svc_redis_start() {
 svc_redis_stop() {
     local sig="${1:-TERM}" pid
     pid="$(_svc_redis_pid)" || { rm -f "$REDIS_PIDFILE"; return 0; }
-    kill "-$sig" "$pid" 2>/dev/null
-    _svc_wait_gone "$pid" 100 || { kill -KILL "$pid" 2>/dev/null; _svc_wait_gone "$pid" 50; }
+    _svc_kill "$pid" "$sig"
     rm -f "$REDIS_PIDFILE"   # a SIGKILLed redis leaves it behind
 }
 
@@ -274,10 +284,7 @@ svc_bao_bin() {
 _svc_bao() { BAO_ADDR="$OPENBAO_ADDR" "$BAO_BIN" "$@"; }
 
 _svc_bao_pid() {
-    local pid
-    pid="$(cat "$BAO_DIR/bao.pid" 2>/dev/null)" || return 1
-    _svc_pid_matches "$pid" "$BAO_DIR/bao.hcl" || return 1
-    echo "$pid"
+    _svc_pidfile_pid "$BAO_DIR/bao.pid" "$BAO_DIR/bao.hcl"
 }
 
 _svc_bao_json() {   # _svc_bao_json KEY: a value from init.json
@@ -314,8 +321,7 @@ svc_bao_start() {
 svc_bao_stop() {
     local sig="${1:-TERM}" pid
     pid="$(_svc_bao_pid)" || { rm -f "$BAO_DIR/bao.pid"; return 0; }
-    kill "-$sig" "$pid" 2>/dev/null
-    _svc_wait_gone "$pid" 100 || { kill -KILL "$pid" 2>/dev/null; _svc_wait_gone "$pid" 50; }
+    _svc_kill "$pid" "$sig"
     rm -f "$BAO_DIR/bao.pid"
 }
 
