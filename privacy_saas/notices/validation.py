@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import re
 
+from privacy_saas.datamap import not_personal
 from privacy_saas.errors import AppError
+
+#: The data-map annotation of the columns holding what staff write into changes and breaches: not
+#: personal, because the text is checked here for e-mail addresses before it is stored.
+STAFF_TEXT = not_personal()
 
 #: Anything shaped like an e-mail address: the personal data most often pasted into incident notes.
 _EMAIL = re.compile(r"[^\s@<>()\[\]]+@[^\s@<>()\[\]]+\.[A-Za-z]{2,}")
