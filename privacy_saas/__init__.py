@@ -30,7 +30,7 @@ from privacy_saas.controller.cli import contacts_cli, controller_cli, retention_
 from privacy_saas.controller.contacts.api import blp as contacts_blp
 from privacy_saas.controller.unsubscribe import bp as unsubscribe_bp
 from privacy_saas.crypto.errors import KeyDestroyed, KeyStoreUnavailable
-from privacy_saas.crypto.keyring import init_keyring
+from privacy_saas.crypto.startup import check_keys, init_keyring
 from privacy_saas.db import configure_sqlite
 from privacy_saas.dbcli import check_distribution_cmd
 from privacy_saas.errors import AppError, problem
@@ -122,7 +122,7 @@ def _init_extensions(app: Flask) -> None:
         # Refuse to start with a master key that cannot unwrap the stored keys, or a live scope whose
         # key-encryption key is missing from its key store (wrong store, or a key-store backup too old).
         try:
-            keyring.check()
+            check_keys(keyring)
         except KeyStoreUnavailable as error:
             # A store outage must not stop the app: tenant requests answer 503 until it is back.
             app.logger.error("key store not checked at start: %s", error)

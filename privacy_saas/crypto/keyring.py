@@ -10,6 +10,8 @@ Unwrapped keys live only in this process's TTL cache, and each cache entry is re
 `data_keys` every few seconds, so a key destroyed by another process stops working here within
 `recheck` seconds. While an entry is cached the key store is not asked again: a store outage
 stops only scopes whose keys are not cached (their reads and writes fail with KeyStoreUnavailable).
+
+The app's keyring is built from the configuration, and checked against the stored keys, at start (startup.py).
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-import isodate
 import sqlalchemy as sa
 from flask import current_app
 
@@ -26,9 +27,9 @@ from privacy_saas.crypto.blind_index import derive_index_key, email_bidx, keyed_
 from privacy_saas.crypto.cache import TTLCache
 from privacy_saas.crypto.envelope import FieldCipher
 from privacy_saas.crypto.errors import CryptoError, KeyDestroyed, KeyUnavailable
-from privacy_saas.crypto.keystore import KeyStore, LocalKeyStore, Receipt, build_stores
+from privacy_saas.crypto.keystore import KeyStore, LocalKeyStore, Receipt
 from privacy_saas.crypto.models import DataKey, KeyCustody
-from privacy_saas.crypto.providers import LocalKeyProvider, new_data_key, parse_master_keys
+from privacy_saas.crypto.providers import LocalKeyProvider, new_data_key
 from privacy_saas.extensions import db
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,8 @@ def tenant_scope(tenant_id: uuid.UUID | str) -> str:
     return f"tenant:{tenant_id}"
 
 
-def _context(scope: str, purpose: str, version: int) -> bytes:
-    # Binds a wrapped key to its row: a wrapped key copied to another scope will not unwrap.
+def key_context(scope: str, purpose: str, version: int) -> bytes:
+    """Return what a data key's wrapping is bound to: its row (a wrapped key copied to another scope will not unwrap)."""
     return f"{scope}:{purpose}:v{version}".encode()
 
 
@@ -127,7 +128,7 @@ class Keyring:
         plain: dict[int, bytes] = {}
         stored = []
         for n, row in enumerate(rows):
-            context = _context(scope, row.purpose, row.version)
+            context = key_context(scope, row.purpose, row.version)
             if row.kek_version is None:
                 plain[n] = self.provider.unwrap(row.master_version, row.wrapped, context)
             else:
@@ -232,7 +233,7 @@ class Keyring:
         return db.session.get(KeyCustody, scope)
 
     def _add(self, scope: str, purpose: str, version: int, custody: KeyCustody | None) -> DataKey:
-        context = _context(scope, purpose, version)
+        context = key_context(scope, purpose, version)
         if custody is None:
             # A scope still on the old layout stays there whole until `keys migrate` moves it.
             master_version, wrapped = self.provider.wrap(new_data_key(), context)
@@ -324,7 +325,7 @@ class Keyring:
                                   .with_for_update()).all()
         for key in live:
             key.kek_version, key.wrapped = store.rewrap(scope, key.kek_version, key.wrapped,
-                                                        _context(scope, key.purpose, key.version))
+                                                        key_context(scope, key.purpose, key.version))
         db.session.flush()
         self._cache.pop(scope)
         return version, len(live)
@@ -348,7 +349,7 @@ class Keyring:
         raws = self._unwrap_rows(scope, rows)
         target.create(scope)
         for key, raw in zip(live, raws):
-            key.kek_version, key.wrapped = target.wrap(scope, raw, _context(scope, key.purpose, key.version))
+            key.kek_version, key.wrapped = target.wrap(scope, raw, key_context(scope, key.purpose, key.version))
             key.master_version = None
         if custody is None:
             custody = KeyCustody(scope=scope)
@@ -366,7 +367,7 @@ class Keyring:
         query = sa.select(DataKey).where(DataKey.destroyed_at.is_(None), DataKey.master_version.is_not(None),
                                          DataKey.master_version != newest)
         for key in db.session.scalars(query.with_for_update()):
-            context = _context(key.scope, key.purpose, key.version)
+            context = key_context(key.scope, key.purpose, key.version)
             raw = self.provider.unwrap(key.master_version, key.wrapped, context)
             key.master_version, key.wrapped = self.provider.wrap(raw, context)
             moved += 1
@@ -378,74 +379,6 @@ class Keyring:
     @property
     def local_store(self) -> LocalKeyStore:
         return self.stores["local"]
-
-    def check(self) -> None:
-        """Refuse to run with keys that cannot open the stored data keys; raise KeyUnavailable naming why.
-
-        Every master version in use must unwrap (old-layout rows and local KEKs), and every live scope's
-        KEK must be in its store. A KEK the store reports destroyed is not missing: that scope was
-        purged after this database was copied (a restored backup), and its data is unreadable.
-        """
-        inspector = sa.inspect(db.engine)
-        if not inspector.has_table(DataKey.__tablename__) or not inspector.has_table(KeyCustody.__tablename__):
-            return
-        live = DataKey.destroyed_at.is_(None)
-        versions = db.session.scalars(sa.select(DataKey.master_version)
-                                      .where(live, DataKey.master_version.is_not(None)).distinct()).all()
-        for version in versions:
-            row = db.session.execute(
-                sa.select(DataKey.scope, DataKey.purpose, DataKey.version, DataKey.wrapped)
-                .where(live, DataKey.master_version == version).limit(1)
-            ).one()
-            self.provider.unwrap(version, row.wrapped, _context(row.scope, row.purpose, row.version))
-        self.local_store.check_master()
-        scoped = db.session.execute(
-            sa.select(KeyCustody.scope, KeyCustody.backend, KeyCustody.key_name)
-            .where(KeyCustody.destroyed_at.is_(None),
-                   sa.exists().where(DataKey.scope == KeyCustody.scope, live))).all()
-        by_backend: dict[str, list] = {}
-        for row in scoped:
-            by_backend.setdefault(row.backend, []).append(row)
-        for backend, rows in by_backend.items():
-            store = self.store_for(backend)
-            inventory = store.inventory()
-            for row in rows:
-                if row.key_name in inventory.live:
-                    continue
-                if row.key_name in inventory.destroyed:
-                    log.warning("the key of %s was destroyed in the %s at %s: its data is unreadable",
-                                row.scope, store.describe(), store.state(row.scope).destroyed_at.isoformat())
-                    continue
-                raise KeyUnavailable(f"the key-encryption key of {row.scope} ({row.key_name}) is missing "
-                                     f"from the {store.describe()}")
-
-
-def init_keyring(app) -> Keyring:
-    """Build the app's keyring: master keys, the key stores this configuration reaches, the configured one."""
-    try:
-        master_keys = parse_master_keys(app.config["PRIVACY_SAAS_MASTER_KEYS"])
-    except ValueError as exc:
-        raise RuntimeError(f"PRIVACY_SAAS_MASTER_KEYS is invalid: {exc}") from None
-    provider = LocalKeyProvider(master_keys)
-    backend = app.config["KEYSTORE"]
-    if app.config.get("OPENBAO_ADDR") and not app.config.get("OPENBAO_TOKEN"):
-        raise RuntimeError("OPENBAO_ADDR is set but no token: set OPENBAO_TOKEN or OPENBAO_TOKEN_FILE")
-    if backend == "openbao" and not app.config.get("OPENBAO_ADDR"):
-        raise RuntimeError("PRIVACY_SAAS_KEYSTORE=openbao needs OPENBAO_ADDR (and OPENBAO_TOKEN or OPENBAO_TOKEN_FILE)")
-    if backend not in ("local", "openbao"):
-        raise RuntimeError(f"PRIVACY_SAAS_KEYSTORE must be local or openbao, not {backend!r}")
-    try:
-        # Read by every certificate: refused at start, not at the end of a purge.
-        isodate.parse_duration(app.config["KEYSTORE_BACKUP_RETENTION"])
-    except (isodate.ISO8601Error, ValueError):
-        raise RuntimeError("PRIVACY_SAAS_KEYSTORE_BACKUP_RETENTION must be an ISO 8601 duration such as P30D, "
-                           f"not {app.config['KEYSTORE_BACKUP_RETENTION']!r}") from None
-    keyring = Keyring(provider, build_stores(app.config, provider), backend,
-                      ttl=app.config.get("PRIVACY_SAAS_KEY_TTL_SECONDS", 300.0),
-                      recheck=app.config.get("PRIVACY_SAAS_KEY_RECHECK_SECONDS", 5.0),
-                      cache_size=app.config["PRIVACY_SAAS_KEY_CACHE_SIZE"])
-    app.extensions["privacy_saas.keyring"] = keyring
-    return keyring
 
 
 def keyring() -> Keyring:

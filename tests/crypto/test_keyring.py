@@ -12,6 +12,7 @@ from privacy_saas.crypto.keystore import LocalKeyStore, OpenBaoKeyStore
 from privacy_saas.crypto.models import DataKey, KeyCustody
 from privacy_saas.crypto.providers import LocalKeyProvider, generate_master_key_spec, parse_master_keys
 from privacy_saas.crypto.service import destroy_tenant_keys
+from privacy_saas.crypto.startup import check_keys
 from privacy_saas.processor.users.models import RegisteredUser
 
 
@@ -188,7 +189,7 @@ def test_master_rotation_then_restart_without_old_key(app, session, make_tenant,
         assert {v for (v,) in LocalKeyStore(path, rotated.provider)._read(
             "SELECT DISTINCT master_version FROM keks")} == {2}
         restarted = local_keyring(path, LocalKeyProvider(new))
-        restarted.check()
+        check_keys(restarted)
         app.extensions["privacy_saas.keyring"] = restarted
         assert reload(session, user).email == "ada@example.com"
         assert reload(session, legacy_user).email == "old@example.com"
@@ -202,17 +203,17 @@ def test_missing_master_key_refuses_start(app, session, make_tenant, tmp_path):
     local_keyring(path, keyring().provider).create_scope(tenant_scope(tenant.id))
     wrong = local_keyring(path, LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=1))))
     with pytest.raises(KeyUnavailable, match="master key version 1"):
-        wrong.check()
+        check_keys(wrong)
     absent = local_keyring(path, LocalKeyProvider(parse_master_keys(generate_master_key_spec(version=7))))
     with pytest.raises(KeyUnavailable, match="master key version 1 is not configured"):
-        absent.check()
+        check_keys(absent)
 
 
 def test_a_scope_whose_key_is_missing_from_its_store_refuses_start(app, session, make_keyed_tenant):
     """A key store that does not hold a live scope's KEK (wrong store, too old a backup): refuse, naming it."""
     tenant = make_keyed_tenant()
     ring = keyring()
-    ring.check()
+    check_keys(ring)
     store = ring.store
     if isinstance(store, LocalKeyStore):
         elsewhere = LocalKeyStore(app.instance_path + "/another-keystore.sqlite3", ring.provider)
@@ -221,14 +222,14 @@ def test_a_scope_whose_key_is_missing_from_its_store_refuses_start(app, session,
                                     prefix="another-installation")
     wrong = Keyring(ring.provider, {**ring.stores, ring.backend: elsewhere}, ring.backend)
     with pytest.raises(KeyUnavailable, match=f"of tenant:{tenant.id} .*is missing"):
-        wrong.check()
+        check_keys(wrong)
     # A destroyed key is not missing: that scope was purged (this database is an older copy).
     destroy_tenant_keys(tenant)
     session.execute(sa.update(DataKey).where(DataKey.scope == tenant_scope(tenant.id))
                     .values(wrapped=b"restored", destroyed_at=None))
     session.execute(sa.update(KeyCustody).where(KeyCustody.scope == tenant_scope(tenant.id))
                     .values(destroyed_at=None))
-    ring.check()
+    check_keys(ring)
 
 
 def test_no_key_or_plaintext_in_logs(session, make_keyed_tenant, caplog):
