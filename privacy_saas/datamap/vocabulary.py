@@ -85,7 +85,7 @@ def _plain(word: str) -> str:
 _CATEGORY_OF: dict[str, str] = {
     _plain(word): name
     for name in CATEGORIES if name != "none"
-    for word in (name, CATEGORIES[name].split(" (")[0], *CATEGORY_WORDS.get(name, ()))
+    for word in (name, CATEGORIES[name], CATEGORIES[name].split(" (")[0], *CATEGORY_WORDS.get(name, ()))
 }
 
 
