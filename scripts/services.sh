@@ -143,10 +143,29 @@ _svc_pidfile_pid() {
     echo "$pid"
 }
 
-# Signal pid $1 with $2 (TERM, or KILL for a crash) and wait (bounded) for it to go; KILL it if it stays.
-_svc_kill() {
-    kill "-$2" "$1" 2>/dev/null
-    _svc_wait_gone "$1" 100 || { kill -KILL "$1" 2>/dev/null; _svc_wait_gone "$1" 50; }
+# Stop pid $1 (none: not running) with signal $3 (TERM, or KILL for a crash), waiting (bounded) for it
+# to go and KILLing it if it stays; then remove its pid file $2.
+_svc_stop() {
+    if [[ -n "$1" ]]; then
+        kill "-$3" "$1" 2>/dev/null
+        _svc_wait_gone "$1" 100 || { kill -KILL "$1" 2>/dev/null; _svc_wait_gone "$1" 50; }
+    fi
+    rm -f "$2"
+}
+
+# Run the command "${@:3}" every 0.2 s until it succeeds, 30 s at most; else log $1 (and the end of log
+# file $2, if one is named) and fail.
+_svc_until() {
+    local what="$1" log="$2" tries=150
+    shift 2
+    until "$@"; do
+        if ((tries-- <= 0)); then
+            _svc_log "$what"
+            if [[ -n "$log" ]]; then tail -n 20 "$log" >&2; fi
+            return 1
+        fi
+        sleep 0.2
+    done
 }
 
 # Wait (bounded) until pid is gone. Returns 1 if it is still alive.
@@ -187,11 +206,7 @@ svc_pg_start() {
     _svc_as_pg "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t 30 -s >/dev/null || {
         _svc_log "PostgreSQL failed to start; last log lines:"; tail -n 20 "$PG_LOG" >&2; return 1; }
     # pg_ctl -w already waited; pg_isready double-checks the TCP listener.
-    local tries=150   # x 0.2 s = 30 s
-    until "$PG_BIN/pg_isready" -q -h "$PG_HOST" -p "$PG_PORT"; do
-        ((tries-- > 0)) || { _svc_log "PostgreSQL not ready on $PG_HOST:$PG_PORT"; return 1; }
-        sleep 0.2
-    done
+    _svc_until "PostgreSQL not ready on $PG_HOST:$PG_PORT" "" "$PG_BIN/pg_isready" -q -h "$PG_HOST" -p "$PG_PORT"
 }
 
 # mode: smart | fast (default) | immediate (crash-like, needs recovery on start)
@@ -248,19 +263,16 @@ svc_redis_start() {
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize yes --pidfile "$REDIS_PIDFILE" --dir "$REDIS_DIR" \
         --logfile "$REDIS_LOG" </dev/null >/dev/null || { _svc_log "redis-server failed to launch"; return 1; }
-    local tries=150   # x 0.2 s = 30 s
-    until [[ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; do
-        ((tries-- > 0)) || { _svc_log "Redis not ready on port $REDIS_PORT; log:"; tail -n 20 "$REDIS_LOG" >&2; return 1; }
-        sleep 0.2
-    done
+    _svc_until "Redis not ready on port $REDIS_PORT" "$REDIS_LOG" _svc_redis_pong
 }
 
-# sig: TERM (clean stop, the default) or KILL (crash, for fault tests)
+_svc_redis_pong() {
+    [[ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]
+}
+
+# sig: TERM (clean stop, the default) or KILL (crash, for fault tests); a SIGKILLed redis leaves its pid file.
 svc_redis_stop() {
-    local sig="${1:-TERM}" pid
-    pid="$(_svc_redis_pid)" || { rm -f "$REDIS_PIDFILE"; return 0; }
-    _svc_kill "$pid" "$sig"
-    rm -f "$REDIS_PIDFILE"   # a SIGKILLed redis leaves it behind
+    _svc_stop "$(_svc_redis_pid)" "$REDIS_PIDFILE" "${1:-TERM}"
 }
 
 svc_redis_status() {
@@ -296,13 +308,7 @@ _svc_bao_json() {   # _svc_bao_json KEY: a value from init.json
 svc_bao_start() {
     (cd "$BAO_DIR" && exec "$BAO_BIN" server -config="$BAO_DIR/bao.hcl" </dev/null >>"$BAO_DIR/bao.log" 2>&1) &
     echo $! >"$BAO_DIR/bao.pid"
-    local tries=150 rc   # x 0.2 s = 30 s; `bao status` exits 2 while sealed, 0 unsealed, 1 on error
-    while true; do
-        _svc_bao status >/dev/null 2>&1; rc=$?
-        ((rc == 0 || rc == 2)) && break
-        ((tries-- > 0)) || { _svc_log "OpenBao not listening on $OPENBAO_ADDR; log:"; tail -n 20 "$BAO_DIR/bao.log" >&2; return 1; }
-        sleep 0.2
-    done
+    _svc_until "OpenBao not listening on $OPENBAO_ADDR" "$BAO_DIR/bao.log" _svc_bao_listening || return 1
     if [[ ! -s "$BAO_DIR/init.json" ]]; then
         (umask 077 && _svc_bao operator init -key-shares=1 -key-threshold=1 -format=json >"$BAO_DIR/init.json") || {
             _svc_log "bao operator init failed"; return 1; }
@@ -310,19 +316,22 @@ svc_bao_start() {
     fi
     _svc_bao operator unseal "$(_svc_bao_json unseal_keys_b64)" >/dev/null || { _svc_log "bao unseal failed"; return 1; }
     # Unsealed is not yet serving: raft elects itself leader first.
-    tries=150
-    until BAO_TOKEN="$(cat "$OPENBAO_TOKEN_FILE")" _svc_bao read -format=json sys/mounts >/dev/null 2>&1; do
-        ((tries-- > 0)) || { _svc_log "OpenBao unsealed but not serving; log:"; tail -n 20 "$BAO_DIR/bao.log" >&2; return 1; }
-        sleep 0.2
-    done
+    _svc_until "OpenBao unsealed but not serving" "$BAO_DIR/bao.log" _svc_bao_serving
+}
+
+_svc_bao_listening() {   # `bao status` exits 2 while sealed, 0 unsealed, 1 on error
+    local rc
+    _svc_bao status >/dev/null 2>&1; rc=$?
+    ((rc == 0 || rc == 2))
+}
+
+_svc_bao_serving() {
+    BAO_TOKEN="$(cat "$OPENBAO_TOKEN_FILE")" _svc_bao read -format=json sys/mounts >/dev/null 2>&1
 }
 
 # sig: TERM (clean stop, the default) or KILL (crash, for fault tests)
 svc_bao_stop() {
-    local sig="${1:-TERM}" pid
-    pid="$(_svc_bao_pid)" || { rm -f "$BAO_DIR/bao.pid"; return 0; }
-    _svc_kill "$pid" "$sig"
-    rm -f "$BAO_DIR/bao.pid"
+    _svc_stop "$(_svc_bao_pid)" "$BAO_DIR/bao.pid" "${1:-TERM}"
 }
 
 svc_bao_status() {
