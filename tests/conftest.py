@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskCliRunner
 from flask_migrate import upgrade
 
-from privacy_saas import clock, create_app
+from privacy_saas import audit, clock, create_app
 from privacy_saas.auth import service as staff_service
 from privacy_saas.auth import tokens
 from privacy_saas.extensions import db
@@ -178,6 +178,19 @@ def make_tenant(session):
 @pytest.fixture
 def tenant(make_tenant):
     return make_tenant("acme", name="Acme Ltd")
+
+
+#: Entries in the `audit_chain` fixture's chain.
+AUDIT_ENTRIES = 6
+
+
+@pytest.fixture
+def audit_chain(session, tenant):
+    """A tenant chain of AUDIT_ENTRIES committed entries; returns its name."""
+    for n in range(AUDIT_ENTRIES):
+        audit.record("user.update", tenant_id=tenant.id, targets=[tenant.id], detail={"n": n}, actor=("cli", None))
+    session.commit()
+    return audit.scope_of(tenant.id)
 
 
 @pytest.fixture

@@ -13,17 +13,14 @@ from privacy_saas.audit import checkpoints
 from privacy_saas.audit.models import CHECKPOINT_TYPE, AuditCheckpoint, AuditEntry, AuditHead
 from privacy_saas.audit.service import GENESIS, canonical, verify
 from privacy_saas.lifecycle import certificates
+from tests.conftest import AUDIT_ENTRIES
 
-ENTRIES = 6
+ENTRIES = AUDIT_ENTRIES
 
 
 @pytest.fixture
-def chain(session, tenant):
-    """A tenant chain of ENTRIES committed entries; returns its name."""
-    for n in range(ENTRIES):
-        audit.record("user.update", tenant_id=tenant.id, targets=[tenant.id], detail={"n": n}, actor=("cli", None))
-    session.commit()
-    return audit.scope_of(tenant.id)
+def chain(audit_chain):
+    return audit_chain
 
 
 def entries(session, chain) -> list[AuditEntry]:

@@ -16,19 +16,16 @@ from privacy_saas.jobs.models import Job
 from privacy_saas.jobs.scheduler import sweep
 from privacy_saas.lifecycle import purge
 from privacy_saas.oversight.tasks import checkpoint_chains
+from tests.conftest import AUDIT_ENTRIES
 from tests.helpers import bearer
 from tests.lifecycle.conftest import seed
 
-ENTRIES = 6
+ENTRIES = AUDIT_ENTRIES
 
 
 @pytest.fixture
-def chain(session, tenant):
-    """A tenant chain of ENTRIES committed entries; returns its name."""
-    for n in range(ENTRIES):
-        audit.record("user.update", tenant_id=tenant.id, targets=[tenant.id], detail={"n": n}, actor=("cli", None))
-    session.commit()
-    return audit.scope_of(tenant.id)
+def chain(audit_chain):
+    return audit_chain
 
 
 def verify_checkpoint(runner, path):
