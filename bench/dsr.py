@@ -45,8 +45,9 @@ def seed(db) -> list:
     now = clock.now()
     for n in sorted({n % TENANTS for n in SUBJECT_TENANTS}):
         tenant_id = tenant_ids[n % len(tenant_ids)]
-        user = RegisteredUser(tenant_id=tenant_id, email=SUBJECT, display_name="Ada",
-                              email_bidx=keyring().email_index(tenant_scope(tenant_id), SUBJECT))
+        bidx = keyring().email_index(tenant_scope(tenant_id), SUBJECT)
+        user = RegisteredUser(tenant_id=tenant_id, email=SUBJECT, display_name="Ada", email_bidx=bidx,
+                              user_name=SUBJECT, user_name_bidx=bidx)
         db.session.add(user)
         db.session.flush()
         db.session.add_all(UsageEvent(tenant_id=tenant_id, user_id=user.id, kind="page_view",

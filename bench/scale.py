@@ -129,9 +129,12 @@ def seed_small_tenants(db, files: Path, first: int, count: int, *, ended: bool =
                 uid = new_id()
                 email = f"admin@{tenant.slug}.example" if u == 0 else f"member{u}@{tenant.slug}.example"
                 users.append({
-                    "tenant_id": tenant.id, "id": uid, "email_bidx": ring.email_index(scope, email),
+                    "tenant_id": tenant.id, "id": uid, "email_bidx": (bidx := ring.email_index(scope, email)),
                     "email_ct": cipher.seal(encode_value(email, "str"),
                                             build_aad("registered_users", "email", scope, str(uid))),
+                    "user_name_bidx": bidx,  # userName is the e-mail (issue 16)
+                    "user_name_ct": cipher.seal(encode_value(email, "str"),
+                                                build_aad("registered_users", "user_name", scope, str(uid))),
                     "role": "admin" if u == 0 else "member", "status": "active", "processing_restricted": False,
                     "created_at": now, "updated_at": now,
                 })

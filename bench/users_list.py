@@ -40,8 +40,9 @@ def seed(app, tenant_id, count: int) -> float:
             rows = []
             for n in range(first, min(first + BATCH, count)):
                 email = f"user{n}@example.com"
-                user = RegisteredUser(tenant_id=tenant_id, email=email, display_name=f"User {n}",
-                                      email_bidx=keyring().email_index(scope, email),
+                bidx = keyring().email_index(scope, email)
+                user = RegisteredUser(tenant_id=tenant_id, email=email, display_name=f"User {n}", email_bidx=bidx,
+                                      user_name=email, user_name_bidx=bidx,
                                       role="admin" if n % 1000 == 0 else "member", status="active",
                                       version=1, failed_logins=0)
                 user.created_at = user.updated_at = clock.now()

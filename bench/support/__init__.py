@@ -106,8 +106,12 @@ def seed_tenant(slug: str, users: int, events_per_user: int, *, status: str = "a
         user_ids.append(uid)
         email = f"user{n}@{slug}.example"
         batch.append({
-            "tenant_id": tenant.id, "id": uid, "email_bidx": ring.email_index(scope, email),
+            "tenant_id": tenant.id, "id": uid, "email_bidx": (bidx := ring.email_index(scope, email)),
             "email_ct": cipher.seal(encode_value(email, "str"), build_aad("registered_users", "email", scope, str(uid))),
+            # userName is the e-mail, as the JSON API and imports make it (issue 16).
+            "user_name_bidx": bidx,
+            "user_name_ct": cipher.seal(encode_value(email, "str"),
+                                        build_aad("registered_users", "user_name", scope, str(uid))),
             "display_name_ct": cipher.seal(encode_value(f"User {n}", "str"),
                                            build_aad("registered_users", "display_name", scope, str(uid))),
             "role": "member", "status": "active", "processing_restricted": False,
