@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from privacy_saas.crypto.service import create_tenant_keys
+from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant
 
@@ -134,3 +135,30 @@ def statements(session):
         yield seen
     finally:
         sa.event.remove(bind, "before_cursor_execute", record)
+
+
+def race(app, action, threads: int = 2) -> list[str]:
+    """Run `action` in `threads` threads, each in its own session, started together; return their sorted
+    outcomes: "ok" for a commit, the error code of an AppError (rolled back)."""
+    barrier, outcomes = threading.Barrier(threads, timeout=30), []
+
+    def run():
+        with app.app_context():
+            barrier.wait()
+            try:
+                action()
+                db.session.commit()
+                outcomes.append("ok")
+            except AppError as exc:
+                db.session.rollback()
+                outcomes.append(exc.code)
+            finally:
+                db.session.remove()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    return sorted(outcomes)
+

@@ -1,43 +1,16 @@
 """Two staff members publishing one change, or notifying one breach, at the same moment: tenants are told once."""
-import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from privacy_saas import clock
-from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.notices import breaches, changes
 from privacy_saas.notices.models import Notice
-from tests.helpers import new_tenant
+from tests.helpers import new_tenant, race
 
 pytestmark = pytest.mark.postgres
-
-
-def race(app, action) -> list[str]:
-    """Run `action` in two threads, each in its own session, started together; return their outcomes."""
-    barrier, outcomes = threading.Barrier(2, timeout=30), []
-
-    def run():
-        with app.app_context():
-            barrier.wait()
-            try:
-                action()
-                db.session.commit()
-                outcomes.append("ok")
-            except AppError as exc:
-                db.session.rollback()
-                outcomes.append(exc.code)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return sorted(outcomes)
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """Registered users service: scoping, uniqueness, last admin, tenant status, audit, removal."""
-import threading
 import uuid
-
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +10,7 @@ from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import invitations, service
 from privacy_saas.processor.users.models import RegisteredUser
-from tests.helpers import new_tenant
+from tests.helpers import new_tenant, race
 
 
 def actions(session, tenant):
@@ -153,28 +151,9 @@ def test_concurrent_creates_of_one_email_give_one_user(app, committed):
     tenant_id = new_tenant("race", name="Race").id
     db.session.commit()
     db.session.close()  # on SQLite any open transaction holds the write lock (BEGIN IMMEDIATE)
-    outcomes = []
-    barrier = threading.Barrier(4)
-
-    def worker():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                service.create(db.session.get(Tenant, tenant_id), email="race@example.com", actor=("test", None))
-                db.session.commit()
-                outcomes.append("ok")
-            except Conflict as exc:
-                db.session.rollback()
-                outcomes.append(exc.code)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert sorted(outcomes) == ["ok", "user_exists", "user_exists", "user_exists"]
+    outcomes = race(app, lambda: service.create(db.session.get(Tenant, tenant_id), email="race@example.com",
+                                                actor=("test", None)), threads=4)
+    assert outcomes == ["ok", "user_exists", "user_exists", "user_exists"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RegisteredUser)) == 1
 
 
