@@ -1,6 +1,8 @@
 """Declarative base, naming conventions and shared column types."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import sqlite3
 import time
 import uuid
@@ -73,6 +75,46 @@ def choice(name: str, column: str, values) -> sa.CheckConstraint:
 SQLITE_LOCK_TIMEOUT = 30.0
 #: Longest pause between two tries for the write lock.
 SQLITE_LOCK_POLL = 0.002
+#: Whether transactions begun now only read (see `reading`).
+_READING = contextvars.ContextVar("privacy_saas_sqlite_reading", default=False)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class WriteInReadTransaction(RuntimeError):
+    """A statement tried to write inside a transaction begun as read-only (a bug of the caller)."""
+
+
+@contextlib.contextmanager
+def reading():
+    """Begin the transactions of this block as readers on SQLite (no effect on PostgreSQL).
+
+    SQLite has one writer at a time, and every transaction here begins IMMEDIATE (it takes the
+    write lock up front, so a writer never fails half-way on upgrading its lock). A request that
+    only reads needs no such lock: begun DEFERRED it reads its own WAL snapshot while writers go on,
+    so readers of several processes run in parallel instead of queueing behind one another. Such a
+    transaction must not write (an upgrade fails once another writer has committed since its
+    snapshot): a write in it raises `WriteInReadTransaction` before reaching the database.
+    """
+    token = _READING.set(True)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+
+
+@contextlib.contextmanager
+def writing():
+    """Begin the transactions of this block as writers again (IMMEDIATE on SQLite), inside `reading()`."""
+    token = _READING.set(False)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+
+
+def is_reading() -> bool:
+    """Return whether transactions begun now begin as readers (inside `reading()`)."""
+    return _READING.get()
 
 
 def configure_sqlite(engine: sa.Engine) -> None:
@@ -91,9 +133,19 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
+        if _READING.get():
+            conn.info["reading"] = True
+            conn.connection.dbapi_connection.execute("BEGIN DEFERRED")
+            return
+        conn.info.pop("reading", None)
         # IMMEDIATE takes the write lock up front, so concurrent writers queue
         # rather than fail half-way with SQLITE_BUSY on lock upgrade.
         begin_immediate(conn.connection.dbapi_connection)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _refuse_writes_when_reading(conn, _cursor, statement, _parameters, _context, _executemany):
+        if conn.info.get("reading") and conn.in_transaction() and statement.lstrip()[:7].upper().startswith(_WRITES):
+            raise WriteInReadTransaction(f"a write in a read-only transaction: {statement.split(None, 3)[:3]}")
 
 
 def begin_immediate(dbapi_connection) -> None:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/support/scim_profile.py [N] [create|get|filter|patch|delete]
     SCIM_PROFILE=0 ...   the same requests without the profiler (real ms per request, in-process)
+    SCIM_PROFILE_SORT=tottime, SCIM_PROFILE_MATCH=privacy_saas   pstats sort key, and a regex of the lines shown
 
 SQLite in a temp instance (DATABASE_URL selects PostgreSQL). Prints ms per request for each phase
 (with the profiler on: roughly 2-3x the real cost) and cProfile's top functions of the chosen phase.
@@ -78,7 +79,8 @@ def main() -> None:
     if not profiling:
         return
     out = io.StringIO()
-    pstats.Stats(profiles[shown], stream=out).sort_stats(os.environ.get("SCIM_PROFILE_SORT", "cumulative")).print_stats(60)
+    pstats.Stats(profiles[shown], stream=out).sort_stats(os.environ.get("SCIM_PROFILE_SORT", "cumulative")).print_stats(
+        *([os.environ["SCIM_PROFILE_MATCH"]] if os.environ.get("SCIM_PROFILE_MATCH") else []), 60)
     print(out.getvalue())
 
 

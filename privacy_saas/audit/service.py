@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from privacy_saas import clock, csvsafe
 from privacy_saas.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from privacy_saas.db import new_id
 from privacy_saas.extensions import db
 
 log = logging.getLogger(__name__)
@@ -58,18 +59,29 @@ def canonical(entry: AuditEntry) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _lock_head(session: Session, scope: str) -> AuditHead:
-    # FOR UPDATE serialises writers of one scope on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
-    locked = (sa.select(AuditHead).where(AuditHead.scope == scope).with_for_update()
-              .execution_options(populate_existing=True))
-    head = session.scalars(locked).one_or_none()
+_HEADS, _ENTRIES = AuditHead.__table__, AuditEntry.__table__
+#: Built once (Core): every write of the product runs them at commit.
+_LOCK_HEAD = (sa.select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.scope == sa.bindparam("scope"))
+              .with_for_update())
+_MOVE_HEAD = _HEADS.update().where(_HEADS.c.scope == sa.bindparam("head_scope")).values(
+    seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash"))
+_ENTRY_COLUMNS = tuple(c.name for c in _ENTRIES.columns)
+
+
+def _lock_head(connection: sa.Connection, scope: str) -> tuple[int, bytes]:
+    """Return the (seq, hash) of the scope's head, locked until the transaction ends.
+
+    FOR UPDATE serialises writers of one scope on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
+    """
+    head = connection.execute(_LOCK_HEAD, {"scope": scope}).first()
     if head is not None:
-        return head
+        return head.seq, head.hash
     # The scope's first entry: create its head (a concurrent first writer may win), then lock it.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(AuditHead).values(scope=scope, seq=0, hash=GENESIS)
-                    .on_conflict_do_nothing(index_elements=["scope"]))
-    return session.scalars(locked).one()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(insert(_HEADS).values(scope=scope, seq=0, hash=GENESIS)
+                       .on_conflict_do_nothing(index_elements=["scope"]))
+    head = connection.execute(_LOCK_HEAD, {"scope": scope}).one()
+    return head.seq, head.hash
 
 
 def current_actor() -> tuple[str, str | None]:
@@ -97,7 +109,7 @@ def record(action: str, *, tenant_id=None, scope: str | None = None, targets=(),
     scope = scope or scope_of(tenant_id)
     actor_kind, actor_id = actor or current_actor()
     entry = AuditEntry(
-        scope=scope, at=clock.now(), actor_kind=actor_kind,
+        id=new_id(), scope=scope, at=clock.now(), actor_kind=actor_kind,
         actor_id=str(actor_id) if actor_id is not None else None, action=action,
         tenant_id=tenant_id, targets=_safe(list(targets), "targets"), outcome=outcome,
         detail=_safe(detail or {}, "detail"),
@@ -118,13 +130,19 @@ def _chain_pending(session: Session) -> None:
     for _transaction, entry in pending:
         by_scope.setdefault(entry.scope, []).append(entry)
     # Every writer locks heads in the same (sorted) order, so two transactions never deadlock over heads.
+    # Core statements on the session's connection: the entries are written once, never changed, and
+    # the unit of work's bookkeeping for them cost more than the statements.
+    connection = session.connection()
     for scope in sorted(by_scope):
-        head = _lock_head(session, scope)
+        seq, prev = _lock_head(connection, scope)
+        rows = []
         for entry in by_scope[scope]:
-            entry.seq, entry.prev_hash = head.seq + 1, head.hash
-            entry.hash = hashlib.sha256(head.hash + canonical(entry)).digest()
-            head.seq, head.hash = entry.seq, entry.hash
-            session.add(entry)
+            entry.seq, entry.prev_hash = seq + 1, prev
+            entry.hash = hashlib.sha256(prev + canonical(entry)).digest()
+            seq, prev = entry.seq, entry.hash
+            rows.append({name: getattr(entry, name) for name in _ENTRY_COLUMNS})
+        connection.execute(_ENTRIES.insert(), rows)
+        connection.execute(_MOVE_HEAD, {"head_scope": scope, "head_seq": seq, "head_hash": prev})
 
 
 def _inside(transaction, ancestor) -> bool:

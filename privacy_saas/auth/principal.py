@@ -11,10 +11,11 @@ from flask_wtf.csrf import CSRFError
 
 from privacy_saas import audit, clock, rls
 from privacy_saas.auth import tokens
-from privacy_saas.auth.models import Staff
+from privacy_saas.auth.models import ApiToken, Staff
 from privacy_saas.auth.service import get_staff
+from privacy_saas.db import is_reading, writing
 from privacy_saas.errors import AppError, Forbidden
-from privacy_saas.extensions import csrf
+from privacy_saas.extensions import csrf, db
 
 #: What each staff role may do; every staff endpoint names one capability.
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -84,6 +85,40 @@ def _bearer() -> str | None:
     return value.strip()
 
 
+def touch_due(token) -> bool:
+    """Return whether this use of `token` is to be recorded (last_used_at and a `token.use` audit entry)."""
+    return token.last_used_at is None or clock.now() - token.last_used_at > TOKEN_TOUCH_INTERVAL
+
+
+def _touch(token):
+    """Record this use of `token`; return it (reloaded when it was recorded in a transaction of its own).
+
+    Token use is audited at the same rate as last_used_at is written (each write of the request is
+    also audited with the token as actor). A request that only reads (`db.reading()`) must not write
+    in its read transaction: the use is then recorded and committed in a writing transaction first.
+    """
+    if not is_reading():
+        _record_use(token)
+        return token
+    token_id = token.id
+    db.session.rollback()  # ends the read snapshot; nothing was written in it
+    with writing():
+        token = db.session.get(ApiToken, token_id)
+        if token is None or token.revoked_at is not None:  # revoked in between
+            raise Unauthorized("the bearer token is invalid or revoked", code="invalid_token")
+        _record_use(token)
+        db.session.commit()
+    return db.session.get(ApiToken, token_id)
+
+
+def _record_use(token) -> None:
+    token.last_used_at = clock.now()
+    audit.record("token.use", tenant_id=token.tenant_id, targets=[token.id],
+                 actor=("staff" if token.kind == "staff" else "tenant_token",
+                        token.staff_id if token.kind == "staff" else token.id),
+                 detail={"method": request.method})
+
+
 def load_principal() -> Principal | None:
     """Authenticate the request by bearer token, else by console session."""
     if "principal" in g:
@@ -96,15 +131,8 @@ def load_principal() -> Principal | None:
         token = tokens.resolve(raw)
         if token is None:
             raise Unauthorized("the bearer token is invalid or revoked", code="invalid_token")
-        now = clock.now()
-        if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
-            # Token use is audited at the same rate as last_used_at is written (each write
-            # below is also audited with the token as actor).
-            token.last_used_at = now
-            audit.record("token.use", tenant_id=token.tenant_id, targets=[token.id],
-                         actor=("staff" if token.kind == "staff" else "tenant_token",
-                                token.staff_id if token.kind == "staff" else token.id),
-                         detail={"method": request.method})
+        if touch_due(token):
+            token = _touch(token)
         if token.kind == "staff":
             staff = get_staff(token.staff_id)
             if not staff.active:

@@ -5,11 +5,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from flask.views import MethodView
 from werkzeug.exceptions import HTTPException
 
 from privacy_saas.auth.principal import Unauthorized, current_tenant, load_principal
+from privacy_saas.db import reading
 from privacy_saas.errors import AppError
 from privacy_saas.links import public_base
 from privacy_saas.processor.scim import discovery as d
@@ -66,6 +67,22 @@ def answer_refused(error) -> Response:
 @bp.before_request
 def _limit_body():
     request.max_content_length = current_app.config.get("SCIM_BODY_LIMIT", DEFAULT_BODY_LIMIT)
+
+
+@bp.before_request
+def _read_only_requests():
+    # Reads and searches read one snapshot and write nothing: on SQLite they then run beside the
+    # writers of other processes instead of queueing for the write lock (privacy_saas.db.reading).
+    if request.method in ("GET", "HEAD") or request.path.endswith("/.search"):
+        g.scim_reading = reading()
+        g.scim_reading.__enter__()
+
+
+@bp.teardown_request
+def _end_read_only(_error):
+    scope = g.pop("scim_reading", None)
+    if scope is not None:
+        scope.__exit__(None, None, None)
 
 
 def _base() -> str:

@@ -74,16 +74,21 @@ def member_ids(tenant: Tenant, group) -> list:
         .order_by(UserGroupMember.user_id)))
 
 
+_member_t, _group_t = UserGroupMember.__table__, UserGroup.__table__
+#: Built once: every SCIM User rendered asks for its groups (statement construction cost more than the query).
+_GROUPS_OF = (
+    sa.select(_member_t.c.user_id, _group_t.c.id, _group_t.c.display_name)
+    .join(_group_t, sa.and_(_group_t.c.tenant_id == _member_t.c.tenant_id, _group_t.c.id == _member_t.c.group_id))
+    .where(_member_t.c.tenant_id == sa.bindparam("tenant_id"),
+           _member_t.c.user_id.in_(sa.bindparam("user_ids", expanding=True))))
+
+
 def groups_of(tenant: Tenant, user_ids: list) -> dict:
-    """Return {user id: [(group id, display name), ...]} for these users, admins group included."""
+    """Return {user id: [(group id, display name), ...]} for these users (the admins group is the caller's)."""
     out: dict = {uid: [] for uid in user_ids}
     if not user_ids:
         return out
-    rows = db.session.execute(
-        sa.select(UserGroupMember.user_id, UserGroup.id, UserGroup.display_name)
-        .join(UserGroup, sa.and_(UserGroup.tenant_id == UserGroupMember.tenant_id,
-                                 UserGroup.id == UserGroupMember.group_id))
-        .where(UserGroupMember.tenant_id == tenant.id, UserGroupMember.user_id.in_(user_ids)))
+    rows = db.session.connection().execute(_GROUPS_OF, {"tenant_id": tenant.id, "user_ids": list(user_ids)})
     for user_id, group_id, name in rows:
         out[user_id].append((group_id, name))
     return out
