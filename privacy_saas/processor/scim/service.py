@@ -120,7 +120,7 @@ def create_user(tenant: Tenant, body: dict) -> RegisteredUser:
     """Create a user from a SCIM body; SCIM users sign in through their IdP (no password here)."""
     fields = _user_fields(state_from_body(body))
     active = fields.pop("status") == "active"
-    return users.create(tenant, **fields, active=active, strict_email=False)
+    return users.create(tenant, **fields, active=active, strict_email=False, alone=True)
 
 
 def replace_user(tenant: Tenant, user: RegisteredUser, body: dict) -> RegisteredUser:

@@ -266,13 +266,23 @@ def _finders(tenant: Tenant) -> dict:
             "external_id": lambda v: find_by_external_id(tenant, v)}
 
 
-def _flush_unique(tenant: Tenant, user: RegisteredUser, unique: dict) -> None:
-    """Flush a new `user`, turning a violated unique constraint (userName, e-mail, external id) into a Conflict."""
+def _flush_unique(tenant: Tenant, user: RegisteredUser, unique: dict, *, alone: bool) -> None:
+    """Flush a new `user`, turning a violated unique constraint (userName, e-mail, external id) into a Conflict.
+
+    `alone`: the user is the transaction's only change (one SCIM or API create), so a violation may
+    roll the whole transaction back; otherwise the row flushes in a SAVEPOINT and only it goes.
+    """
     try:
-        with db.session.begin_nested():
+        if alone:
             db.session.add(user)
             db.session.flush()
+        else:
+            with db.session.begin_nested():
+                db.session.add(user)
+                db.session.flush()
     except sa.exc.IntegrityError:
+        if alone:
+            db.session.rollback()
         _check_unique(tenant, unique, exclude=user.id)
         raise Conflict("a user with this userName, e-mail or external id exists in this tenant",
                        code="user_exists") from None
@@ -313,8 +323,12 @@ def create(tenant: Tenant, *, email: str | None = None, user_name: str | None = 
            display_name: str | None = None, given_name: str | None = None, family_name: str | None = None,
            role: str = "member", external_id: str | None = None, contact: dict | None = None,
            profile: dict | None = None, enterprise: dict | None = None, password: str | None = None,
-           active: bool = True, strict_email: bool = True, invite: bool = False, actor=None) -> RegisteredUser:
+           active: bool = True, strict_email: bool = True, invite: bool = False, alone: bool = False,
+           actor=None) -> RegisteredUser:
     """Add a user to the tenant; with `invite`, issue a set-password link (on `user.invitation`).
+
+    `alone`: this user is the only change of the caller's transaction (one SCIM or API create): a
+    duplicate then rolls the transaction back instead of a SAVEPOINT (one statement pair less per create).
 
     `email` (the JSON API, imports, the console) is the user's primary work e-mail and, without `user_name`,
     their sign-in name too; SCIM gives `user_name` and the full `emails` list instead.
@@ -340,7 +354,8 @@ def create(tenant: Tenant, *, email: str | None = None, user_name: str | None = 
         status="active" if active else "disabled", disabled_at=None if active else clock.now(),
         password_hash=hash_password(password) if password else None, version=1,
     )
-    _flush_unique(tenant, user, {"user_name": user_name, "email": product_email, "external_id": external_id})
+    _flush_unique(tenant, user, {"user_name": user_name, "email": product_email, "external_id": external_id},
+                  alone=alone)
     _set_emails(tenant, user, emails, new=True)
     audit.record("user.create", tenant_id=tenant.id, targets=[user.id], actor=actor,
                  detail={"role": role, "status": user.status, "scim": external_id is not None})
