@@ -301,9 +301,12 @@ def _check_unique(tenant: Tenant, unique: dict, exclude=None) -> None:
 
 
 def _set_emails(tenant: Tenant, user: RegisteredUser, emails: list[dict], *, new: bool) -> None:
-    """Store the e-mail list sealed and rewrite its blind indexes (the row must be flushed)."""
-    user.emails = emails or None
+    """Store the e-mail list sealed and rewrite its blind indexes (the row must be flushed).
+
+    A new user was given its list when built (setting it again would cost an UPDATE of the new row).
+    """
     if not new:
+        user.emails = emails or None
         db.session.execute(sa.delete(RegisteredUserEmail).where(
             RegisteredUserEmail.tenant_id == tenant.id, RegisteredUserEmail.user_id == user.id))
     rows = [{"tenant_id": tenant.id, "id": new_id(), "user_id": user.id, "value_bidx": email_index(tenant, e["value"]),
@@ -350,7 +353,7 @@ def create(tenant: Tenant, *, email: str | None = None, user_name: str | None = 
         email=product_email, email_bidx=email_bidx, display_name=display_name,
         given_name=given_name, family_name=family_name, role=role, external_id=external_id,
         external_id_bidx=external_id_index(tenant, external_id) if external_id is not None else None,
-        contact=contact or None, profile=profile or None, enterprise=enterprise or None,
+        contact=contact or None, profile=profile or None, enterprise=enterprise or None, emails=emails or None,
         status="active" if active else "disabled", disabled_at=None if active else clock.now(),
         password_hash=hash_password(password) if password else None, version=1,
     )
