@@ -62,7 +62,8 @@ def _single(attr: Attr, value, name: str):
         return None
     if attr.type == "complex":
         if isinstance(value, str) and attr.child("value") is not None:
-            value = {"value": value}  # Entra sends the manager as its bare id
+            # Entra sends the manager as its bare id, and "" when the manager is cleared.
+            value = {"value": value}
         if not isinstance(value, dict):
             raise invalid_value(f"{name} must be an object")
         out = {}
@@ -73,6 +74,8 @@ def _single(attr: Attr, value, name: str):
             sub_value = _single(sub, sub_value, f"{name}.{sub.name}")
             if sub_value is not None:
                 out[sub.name] = sub_value
+        if not attr.multi and attr.child("value") is not None and not str(out.get("value", "")).strip():
+            return None  # a reference without its id (the manager cleared) is no value
         return out
     if attr.type == "boolean":
         return boolean(value, name)
@@ -92,8 +95,12 @@ def _one_primary(items: list[dict], keep: dict | None = None) -> list[dict]:
     return items
 
 
-def canonical(attr: Attr, value, name: str | None = None):
-    """Return `value` checked against `attr`, with canonical sub-attribute names (unknown ones dropped)."""
+def canonical(attr: Attr, value, name: str | None = None, *, whole: bool = False):
+    """Return `value` checked against `attr`, with canonical sub-attribute names (unknown ones dropped).
+
+    `whole`: the value is a resource's whole list (POST, PUT), where two primary values are an error
+    (RFC 7643 §2.4: "MUST appear no more than once"); a PATCH that marks a new primary demotes the old one.
+    """
     name = name or attr.name
     if not attr.multi:
         return _single(attr, value, name)
@@ -104,6 +111,8 @@ def canonical(attr: Attr, value, name: str | None = None):
     if not isinstance(value, list) or len(value) > MAX_VALUES:
         raise invalid_value(f"{name} must be a list of at most {MAX_VALUES} values")
     items = [item for item in (_single(attr, v, name) for v in value) if item]
+    if whole and sum(1 for item in items if item.get("primary") is True) > 1:
+        raise invalid_value(f"{name}: at most one value may be primary")
     return _one_primary(items)
 
 
@@ -144,10 +153,14 @@ def state_from_body(body: dict, *, active: bool = True) -> dict:
         attr = _CORE.get(lowered)
         if attr is None or attr.mutability == "readOnly":
             continue
-        _put(state, attr, canonical(attr, value))
+        _put(state, attr, canonical(attr, value, whole=True))
+    _require_user_name(state)
+    return state
+
+
+def _require_user_name(state: dict) -> None:
     if not isinstance(state.get("userName"), str) or not state["userName"].strip():
         raise invalid_value("userName is required")
-    return state
 
 
 def _extension(value) -> dict:
@@ -328,7 +341,8 @@ def _apply(state: dict, op: str, target: Target, value) -> None:
         current = dict(holder.get(attr.name) or {})
         if target.sub is None:
             # add and replace merge the sub-attributes given, leaving the others (RFC 7644 §3.5.2.1, .3).
-            current = {} if op == "remove" or value is None else {**current, **_single(attr, value, attr.name)}
+            given = None if op == "remove" else _single(attr, value, attr.name)
+            current = {} if given is None else {**current, **given}  # None: cleared (a manager replaced by "")
         elif op == "remove" or value is None:
             current.pop(target.sub.name, None)
         else:
@@ -364,4 +378,5 @@ def apply(state: dict, body, resource_id: str) -> dict:
                 continue  # repeated with the resource (Okta): read-only, ignored
             else:
                 _apply(state, op, resolve(str(key)), key_value)
+    _require_user_name(state)
     return state

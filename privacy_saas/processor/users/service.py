@@ -24,7 +24,7 @@ from privacy_saas.processor.tenants.gates import HOLDING, ensure_readable, ensur
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users.invitations import Invitation, invite_user
 from privacy_saas.processor.users.models import RegisteredUser, RegisteredUserEmail
-from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_emails, check_fields
+from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_emails, check_fields, is_address
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,17 @@ def external_id_index(tenant: Tenant, external_id: str) -> bytes:
 
 def contact_email(user_name: str | None, emails: list[dict] | None) -> str | None:
     """Return the product's e-mail of a user: the primary e-mail, else the work one, else the userName when it
-    is an address, else the first e-mail."""
-    emails = [e for e in emails or () if e.get("value")]
+    is an address, else the first e-mail.
+
+    Only addresses count: an identity provider may send other text as an e-mail value (it is stored and
+    returned as sent), and the product must never write to it.
+    """
+    emails = [e for e in emails or () if is_address(e.get("value"))]
     for wanted in (lambda e: e.get("primary") is True, lambda e: str(e.get("type") or "").lower() == "work"):
         found = next((e["value"] for e in emails if wanted(e)), None)
         if found is not None:
             return found
-    if user_name and "@" in user_name:
+    if is_address(user_name):
         return user_name
     return emails[0]["value"] if emails else None
 

@@ -12,6 +12,17 @@ MIN_PASSWORD_LENGTH = 12
 _is_email = validate.Email(error="not a valid e-mail address")
 
 
+def is_address(value: str | None) -> bool:
+    """Return whether `value` is an e-mail address one could write to (identity providers may send other text)."""
+    if not value or len(value) > MAX_EMAIL:
+        return False
+    try:
+        _is_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def check_email(email: str | None, *, strict: bool = True) -> str:
     """Return `email` trimmed, or raise AppError; SCIM user names need not be e-mails (strict=False)."""
     value = (email or "").strip()
