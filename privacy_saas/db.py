@@ -140,7 +140,11 @@ def configure_sqlite(engine: sa.Engine) -> None:
         conn.info.pop("reading", None)
         # IMMEDIATE takes the write lock up front, so concurrent writers queue
         # rather than fail half-way with SQLITE_BUSY on lock upgrade.
-        begin_immediate(conn.connection.dbapi_connection)
+        try:
+            begin_immediate(conn.connection.dbapi_connection)
+        except sqlite3.OperationalError as error:
+            # As SQLAlchemy wraps errors of statements: callers (the app's 503 handler) catch one kind.
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _refuse_writes_when_reading(conn, _cursor, statement, _parameters, _context, _executemany):

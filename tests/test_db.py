@@ -3,6 +3,7 @@ import sqlite3
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from privacy_saas import db
 from privacy_saas.db import begin_immediate
@@ -49,3 +50,42 @@ def test_gives_up_with_database_is_locked_after_the_timeout(tmp_path, monkeypatc
     assert not waiter.in_transaction
     assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 50
     holder.execute("ROLLBACK")
+
+
+def _engine(path):
+    engine = sa.create_engine(f"sqlite:///{path}")
+    db.configure_sqlite(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+    return engine
+
+
+def test_a_read_transaction_reads_its_snapshot_while_another_process_holds_the_write_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "SQLITE_LOCK_TIMEOUT", 0.2)
+    path = tmp_path / "db.sqlite3"
+    engine = _engine(path)
+    holder = _connect(path)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    with db.reading(), engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0  # the last committed state
+        connection.rollback()
+    # A writer in the same situation waits for the lock (and here gives up after the timeout).
+    with pytest.raises((sa.exc.OperationalError, sqlite3.OperationalError), match="locked"), \
+            engine.connect() as connection:
+        connection.exec_driver_sql("SELECT count(*) FROM t")
+    holder.execute("COMMIT")
+
+
+def test_a_write_in_a_read_transaction_is_refused_before_it_reaches_the_database(tmp_path):
+    engine = _engine(tmp_path / "db.sqlite3")
+    with db.reading(), engine.connect() as connection:
+        with pytest.raises(db.WriteInReadTransaction):
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        # writing() inside reading() begins a writer again.
+        connection.rollback()
+        with db.writing():
+            connection.exec_driver_sql("  insert into t values (2)")
+            connection.commit()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT n FROM t").scalars().all() == [2]

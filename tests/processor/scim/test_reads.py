@@ -1,0 +1,59 @@
+"""SCIM reads run in read transactions: on SQLite beside a writer holding the lock; a token's first use is still
+recorded (in a transaction of its own)."""
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+
+from privacy_saas import db as dbmodule
+from privacy_saas.audit.models import AuditEntry
+from privacy_saas.auth.models import ApiToken
+from privacy_saas.extensions import db
+from privacy_saas.processor.users.tokens import create_token
+from tests.helpers import RequestContextClient, bearer, new_tenant
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def test_a_tokens_first_use_by_a_read_is_recorded_and_audited(client, org, org_token):
+    response = client.get("/scim/v2/Users", headers=bearer(org_token))
+    assert response.status_code == 200, response.json
+    db.session.expire_all()
+    token = db.session.scalars(sa.select(ApiToken).where(ApiToken.tenant_id == org.id)).one()
+    assert token.last_used_at is not None
+    uses = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "token.use",
+                                                          AuditEntry.tenant_id == org.id)).all()
+    assert [(e.actor_kind, e.actor_id, e.detail) for e in uses] == [("tenant_token", str(token.id), {"method": "GET"})]
+
+
+def test_searches_answer_while_another_process_holds_the_write_lock(app, committed, monkeypatch):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single writer lock")
+    org = new_tenant("readers")
+    token = create_token(org, "scim", actor=("test", None))[1]
+    committed.commit()
+    client = RequestContextClient(app, app.response_class)
+    created = client.post("/scim/v2/Users", headers=bearer(token),
+                          json={"schemas": [USER], "userName": "ann@contoso.example"})
+    assert created.status_code == 201
+    monkeypatch.setattr(dbmodule, "SQLITE_LOCK_TIMEOUT", 0.3)  # a writer gives up after this
+    holder = sqlite3.connect(db.engine.url.database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process writing
+        listed = client.get("/scim/v2/Users", headers=bearer(token),
+                            query_string={"filter": 'userName eq "ann@contoso.example"'})
+        searched = client.post("/scim/v2/Users/.search", headers=bearer(token),
+                               json={"filter": 'userName eq "ann@contoso.example"'})
+        one = client.get(f"/scim/v2/Users/{created.json['id']}", headers=bearer(token))
+        # A write in the same moment waits for the lock (and here gives up: 503, nothing written).
+        refused = client.post("/scim/v2/Users", headers=bearer(token),
+                              json={"schemas": [USER], "userName": "bo@contoso.example"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert listed.status_code == 200, listed.json
+    assert [r["id"] for r in listed.json["Resources"]] == [created.json["id"]]
+    assert [r["id"] for r in searched.json["Resources"]] == [created.json["id"]]
+    assert one.status_code == 200 and one.json["userName"] == "ann@contoso.example"
+    assert refused.status_code == 503
+    assert client.get("/scim/v2/Users", headers=bearer(token)).json["totalResults"] == 1
