@@ -75,8 +75,8 @@ def choice(name: str, column: str, values) -> sa.CheckConstraint:
 SQLITE_LOCK_TIMEOUT = 30.0
 #: Longest pause between two tries for the write lock.
 SQLITE_LOCK_POLL = 0.002
-#: Whether transactions begun now only read (see `reading`).
-_READING = contextvars.ContextVar("privacy_saas_sqlite_reading", default=False)
+#: How transactions begun now begin on SQLite: "write" (IMMEDIATE), "read" or "optimistic" (see below).
+_MODE = contextvars.ContextVar("privacy_saas_sqlite_mode", default="write")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
@@ -84,7 +84,20 @@ class WriteInReadTransaction(RuntimeError):
     """A statement tried to write inside a transaction begun as read-only (a bug of the caller)."""
 
 
+class SnapshotMoved(RuntimeError):
+    """An optimistic transaction's first write found that another writer committed since its snapshot:
+    what it read may be stale, so its work must be done again in a writing transaction."""
+
+
 @contextlib.contextmanager
+def _mode(mode: str):
+    token = _MODE.set(mode)
+    try:
+        yield
+    finally:
+        _MODE.reset(token)
+
+
 def reading():
     """Begin the transactions of this block as readers on SQLite (no effect on PostgreSQL).
 
@@ -95,26 +108,50 @@ def reading():
     transaction must not write (an upgrade fails once another writer has committed since its
     snapshot): a write in it raises `WriteInReadTransaction` before reaching the database.
     """
-    token = _READING.set(True)
-    try:
-        yield
-    finally:
-        _READING.reset(token)
+    return _mode("read")
 
 
-@contextlib.contextmanager
+def optimistically():
+    """Begin the transactions of this block as readers that become writers at their first write (SQLite).
+
+    For work that reads, then writes (a SCIM PATCH: load the user, apply, update): the reading runs
+    beside other writers, and the write lock is held only from the first write to the commit. At the
+    first write the read snapshot ends and the write lock is taken; if another writer committed in
+    between (PRAGMA data_version moved), nothing is written and `SnapshotMoved` is raised: the caller
+    rolls back and does the work again under `writing()`. Without such a commit the transaction saw
+    exactly what a writer holding the lock from its start would have seen, so nothing else changes.
+    """
+    return _mode("optimistic")
+
+
 def writing():
-    """Begin the transactions of this block as writers again (IMMEDIATE on SQLite), inside `reading()`."""
-    token = _READING.set(False)
-    try:
-        yield
-    finally:
-        _READING.reset(token)
+    """Begin the transactions of this block as writers (IMMEDIATE on SQLite), inside `reading()` too."""
+    return _mode("write")
 
 
 def is_reading() -> bool:
-    """Return whether transactions begun now begin as readers (inside `reading()`)."""
-    return _READING.get()
+    """Return whether transactions begun now begin as readers that must not write (inside `reading()`)."""
+    return _MODE.get() == "read"
+
+
+def claim_write_lock(conn: sa.Connection) -> None:
+    """Turn `conn`'s optimistic transaction into a writing one now (see `optimistically`); else do nothing.
+
+    Raises SnapshotMoved when another writer committed since the transaction's snapshot.
+    """
+    if conn.info.get("sqlite_mode") != "optimistic" or not conn.in_transaction():
+        return
+    if conn.in_nested_transaction():
+        raise SnapshotMoved("a SAVEPOINT is open: the transaction cannot change from reader to writer")
+    dbapi_connection = conn.connection.dbapi_connection
+    conn.info["sqlite_mode"] = "write"
+    dbapi_connection.execute("COMMIT")  # the read snapshot ends; nothing was written in it
+    try:
+        begin_immediate(dbapi_connection)
+    except sqlite3.OperationalError as error:
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
+    if dbapi_connection.execute("PRAGMA data_version").fetchone()[0] != conn.info.pop("data_version", None):
+        raise SnapshotMoved("another writer committed since this transaction's snapshot")
 
 
 def configure_sqlite(engine: sa.Engine) -> None:
@@ -133,23 +170,30 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
-        if _READING.get():
-            conn.info["reading"] = True
-            conn.connection.dbapi_connection.execute("BEGIN DEFERRED")
+        mode = conn.info["sqlite_mode"] = _MODE.get()
+        dbapi_connection = conn.connection.dbapi_connection
+        if mode == "optimistic":
+            # Read before the snapshot begins: any commit from now on changes it (claim_write_lock).
+            conn.info["data_version"] = dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
+        if mode != "write":
+            dbapi_connection.execute("BEGIN DEFERRED")
             return
-        conn.info.pop("reading", None)
         # IMMEDIATE takes the write lock up front, so concurrent writers queue
         # rather than fail half-way with SQLITE_BUSY on lock upgrade.
         try:
-            begin_immediate(conn.connection.dbapi_connection)
+            begin_immediate(dbapi_connection)
         except sqlite3.OperationalError as error:
             # As SQLAlchemy wraps errors of statements: callers (the app's 503 handler) catch one kind.
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
 
     @sa.event.listens_for(engine, "before_cursor_execute")
-    def _refuse_writes_when_reading(conn, _cursor, statement, _parameters, _context, _executemany):
-        if conn.info.get("reading") and conn.in_transaction() and statement.lstrip()[:7].upper().startswith(_WRITES):
+    def _before_a_write(conn, _cursor, statement, _parameters, _context, _executemany):
+        mode = conn.info.get("sqlite_mode")
+        if mode == "write" or mode is None or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        if mode == "read" and conn.in_transaction():
             raise WriteInReadTransaction(f"a write in a read-only transaction: {statement.split(None, 3)[:3]}")
+        claim_write_lock(conn)
 
 
 def begin_immediate(dbapi_connection) -> None:

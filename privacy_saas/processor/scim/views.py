@@ -10,8 +10,9 @@ from flask.views import MethodView
 from werkzeug.exceptions import HTTPException
 
 from privacy_saas.auth.principal import Unauthorized, current_tenant, load_principal
-from privacy_saas.db import reading
+from privacy_saas.db import SnapshotMoved, claim_write_lock, optimistically, reading
 from privacy_saas.errors import AppError
+from privacy_saas.extensions import db
 from privacy_saas.links import public_base
 from privacy_saas.processor.scim import discovery as d
 from privacy_saas.processor.scim import resources, service
@@ -83,6 +84,21 @@ def _end_read_only(_error):
     scope = g.pop("scim_reading", None)
     if scope is not None:
         scope.__exit__(None, None, None)
+
+
+def _written(action: Callable[[], Response]) -> Response:
+    """Run a SCIM write optimistically (privacy_saas.db.optimistically): on SQLite it reads beside other
+    writers and holds the write lock from its first write to the commit. When another writer committed in
+    between, its work is done once more, as a writer from the start (whose lock nobody can take from it)."""
+    try:
+        with optimistically():
+            response = action()
+            if db.session().in_transaction():
+                claim_write_lock(db.session.connection())  # the writes at commit (the audit chain) too
+            return response
+    except SnapshotMoved:
+        db.session.rollback()
+        return action()
 
 
 def _base() -> str:
@@ -232,6 +248,9 @@ class Collection(_KindView):
         return _list(self.kind, _query_args())
 
     def post(self):
+        return _written(self._create)
+
+    def _create(self):
         tenant = _tenant()
         created = self.kind.create(tenant, _body())
         return _resource_response(self.kind.render_new(_base(), tenant, created), 201)
@@ -262,14 +281,19 @@ class Item(_KindView):
         return _resource_response(_projected(self._rendered(tenant, found), self.kind.core, request.args))
 
     def put(self, resource_id: str):
-        tenant, found = self._load(resource_id, writing=True)
-        return _resource_response(self._rendered(tenant, self.kind.replace(tenant, found, _body())))
+        return _written(lambda: self._changed(resource_id, self.kind.replace))
 
     def patch(self, resource_id: str):
+        return _written(lambda: self._changed(resource_id, self.kind.patch))
+
+    def _changed(self, resource_id: str, change: Callable):
         tenant, found = self._load(resource_id, writing=True)
-        return _resource_response(self._rendered(tenant, self.kind.patch(tenant, found, _body())))
+        return _resource_response(self._rendered(tenant, change(tenant, found, _body())))
 
     def delete(self, resource_id: str):
+        return _written(lambda: self._deleted(resource_id))
+
+    def _deleted(self, resource_id: str):
         tenant, found = self._load(resource_id, writing=True)
         self.kind.remove(tenant, found)
         return _respond(None, 204)

@@ -9,6 +9,7 @@ from privacy_saas import db as dbmodule
 from privacy_saas.audit.models import AuditEntry
 from privacy_saas.auth.models import ApiToken
 from privacy_saas.extensions import db
+from privacy_saas.processor.scim import service, views
 from privacy_saas.processor.users.tokens import create_token
 from tests.helpers import RequestContextClient, bearer, new_tenant
 
@@ -57,3 +58,59 @@ def test_searches_answer_while_another_process_holds_the_write_lock(app, committ
     assert one.status_code == 200 and one.json["userName"] == "ann@contoso.example"
     assert refused.status_code == 503
     assert client.get("/scim/v2/Users", headers=bearer(token)).json["totalResults"] == 1
+
+
+def _live(app, committed, slug):
+    org = new_tenant(slug)
+    token = create_token(org, "scim", actor=("test", None))[1]
+    committed.commit()
+    return RequestContextClient(app, app.response_class), token
+
+
+def test_a_write_whose_snapshot_moved_is_done_again_on_fresh_data(app, committed, monkeypatch):
+    client, token = _live(app, committed, "optimists")
+    user = client.post("/scim/v2/Users", headers=bearer(token),
+                       json={"schemas": [USER], "userName": "cy@contoso.example"}).json
+    calls = []
+    real_patch = service.patch_user
+
+    def patch_after_another_writer(tenant, found, body):
+        calls.append(found.version)
+        if len(calls) == 1 and db.engine.dialect.name == "sqlite":
+            # Another process commits after this request read the user, before it writes.
+            other = sqlite3.connect(db.engine.url.database, isolation_level=None)
+            other.execute("UPDATE registered_users SET version = version + 10 WHERE id = ?", (found.id.hex,))
+            other.close()
+        return real_patch(tenant, found, body)
+
+    monkeypatch.setitem(views.USERS.__dict__, "patch", patch_after_another_writer)  # a frozen dataclass
+    response = client.patch(f"/scim/v2/Users/{user['id']}", headers=bearer(token), json={
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Cy"}]})
+    assert response.status_code == 200, response.json
+    assert response.json["displayName"] == "Cy"
+    if db.engine.dialect.name == "sqlite":
+        # Done twice: the second time on the row the other writer left (version 1 + 10), not on the stale one.
+        assert calls == [1, 11]
+        assert response.json["meta"]["version"] == 'W/"12"'
+    else:
+        assert calls == [1] and response.json["meta"]["version"] == 'W/"2"'
+    updates = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "user.update")).all()
+    assert len(updates) == 1  # the first attempt's entry went with its rollback
+
+
+def test_an_undisturbed_write_is_done_once(app, committed, monkeypatch):
+    client, token = _live(app, committed, "calm")
+    user = client.post("/scim/v2/Users", headers=bearer(token),
+                       json={"schemas": [USER], "userName": "di@contoso.example"}).json
+    calls = []
+    real_remove = views.USERS.remove
+
+    def counted(tenant, found, **kwargs):
+        calls.append(found.id)
+        return real_remove(tenant, found, **kwargs)
+
+    monkeypatch.setitem(views.USERS.__dict__, "remove", counted)
+    assert client.delete(f"/scim/v2/Users/{user['id']}", headers=bearer(token)).status_code == 204
+    assert len(calls) == 1
+    assert client.get(f"/scim/v2/Users/{user['id']}", headers=bearer(token)).status_code == 404
