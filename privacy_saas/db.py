@@ -1,6 +1,7 @@
 """Declarative base, naming conventions and shared column types."""
 from __future__ import annotations
 
+from collections.abc import Callable
 import contextlib
 import contextvars
 import sqlite3
@@ -134,23 +135,53 @@ def is_reading() -> bool:
     return _MODE.get() == "read"
 
 
+def vouch(conn: sa.Connection, *checks: Callable[[sqlite3.Connection], bool]) -> None:
+    """Say that what `conn`'s optimistic transaction read so far may be used even if another writer committed
+    since: it is either harmless when a moment old (the caller's token and tenant) or confirmed by `checks`
+    (e.g. `unchanged_row`), run under the write lock when the transaction takes it. A read after this
+    counts again. Outside an optimistic transaction on SQLite: nothing.
+    """
+    if conn.info.get("sqlite_mode") == "optimistic":
+        conn.info["read"] = False
+        conn.info.setdefault("checks", []).extend(checks)
+
+
+def unchanged_row(table: sa.Table, key: dict, version: int) -> Callable[[sqlite3.Connection], bool]:
+    """Return a check for `vouch`: the row of `table` with primary key `key` still has this `version`."""
+    where = " AND ".join(f'"{name}" = ?' for name in key)
+    statement = f'SELECT "version" FROM "{table.name}" WHERE {where}'
+    # As SQLAlchemy's Uuid type stores them on SQLite: 32 hex digits.
+    parameters = tuple(value.hex if isinstance(value, uuid.UUID) else value for value in key.values())
+
+    def check(dbapi_connection: sqlite3.Connection) -> bool:
+        row = dbapi_connection.execute(statement, parameters).fetchone()
+        return row is not None and row[0] == version
+
+    return check
+
+
 def claim_write_lock(conn: sa.Connection) -> None:
     """Turn `conn`'s optimistic transaction into a writing one now (see `optimistically`); else do nothing.
 
-    Raises SnapshotMoved when another writer committed since the transaction's snapshot.
+    Raises SnapshotMoved when another writer committed since the transaction's snapshot and something it
+    read is neither vouched for nor confirmed by its checks.
     """
     if conn.info.get("sqlite_mode") != "optimistic" or not conn.in_transaction():
         return
     if conn.in_nested_transaction():
         raise SnapshotMoved("a SAVEPOINT is open: the transaction cannot change from reader to writer")
     dbapi_connection = conn.connection.dbapi_connection
-    conn.info["sqlite_mode"] = "write"
+    info = conn.info
+    info["sqlite_mode"] = "write"
     dbapi_connection.execute("COMMIT")  # the read snapshot ends; nothing was written in it
     try:
         begin_immediate(dbapi_connection)
     except sqlite3.OperationalError as error:
         raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
-    if dbapi_connection.execute("PRAGMA data_version").fetchone()[0] != conn.info.pop("data_version", None):
+    checks, read = info.pop("checks", []), info.pop("read", True)
+    if dbapi_connection.execute("PRAGMA data_version").fetchone()[0] == info.pop("data_version", None):
+        return  # nobody committed: all that was read is what the lock holder sees
+    if read or not all(check(dbapi_connection) for check in checks):
         raise SnapshotMoved("another writer committed since this transaction's snapshot")
 
 
@@ -175,6 +206,7 @@ def configure_sqlite(engine: sa.Engine) -> None:
         if mode == "optimistic":
             # Read before the snapshot begins: any commit from now on changes it (claim_write_lock).
             conn.info["data_version"] = dbapi_connection.execute("PRAGMA data_version").fetchone()[0]
+            conn.info["read"], conn.info["checks"] = False, []
         if mode != "write":
             dbapi_connection.execute("BEGIN DEFERRED")
             return
@@ -189,7 +221,10 @@ def configure_sqlite(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _before_a_write(conn, _cursor, statement, _parameters, _context, _executemany):
         mode = conn.info.get("sqlite_mode")
-        if mode == "write" or mode is None or not statement.lstrip()[:7].upper().startswith(_WRITES):
+        if mode == "write" or mode is None:
+            return
+        if not statement.lstrip()[:7].upper().startswith(_WRITES):
+            conn.info["read"] = True
             return
         if mode == "read" and conn.in_transaction():
             raise WriteInReadTransaction(f"a write in a read-only transaction: {statement.split(None, 3)[:3]}")

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from werkzeug.exceptions import HTTPException
 
 from privacy_saas.auth.principal import Unauthorized, current_tenant, load_principal
-from privacy_saas.db import SnapshotMoved, claim_write_lock, optimistically, reading
+from privacy_saas.db import SnapshotMoved, claim_write_lock, optimistically, reading, unchanged_row, vouch
 from privacy_saas.errors import AppError
 from privacy_saas.extensions import db
 from privacy_saas.links import public_base
@@ -21,6 +21,7 @@ from privacy_saas.processor.scim.filters import InvalidFilter
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import groups as groups_service
 from privacy_saas.processor.users import service as users
+from privacy_saas.processor.users.models import RegisteredUser
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
@@ -112,7 +113,10 @@ def _tenant() -> Tenant:
         raise Unauthorized("a tenant bearer token is required")
     if principal.kind != "tenant":
         raise ScimError(403, "SCIM acts for a tenant; use a tenant token")
-    return current_tenant()
+    tenant = current_tenant()
+    # A token revoked or a tenant ended a moment ago is as if the request had come a moment earlier.
+    vouch(db.session.connection())
+    return tenant
 
 
 def _body() -> dict:
@@ -271,6 +275,10 @@ class Item(_KindView):
         found = self.kind.get(tenant, resource_id)
         if writing:
             _check_if_match(found.version)
+            if isinstance(found, RegisteredUser):
+                # Written on a version another writer has not changed since (checked under the write lock).
+                vouch(db.session.connection(), unchanged_row(
+                    RegisteredUser.__table__, {"tenant_id": found.tenant_id, "id": found.id}, found.version))
         return tenant, found
 
     def _rendered(self, tenant: Tenant, found) -> dict:
