@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, make_transient_to_detached, mapped_column, registry
 from uuid6 import uuid7
 
 #: Stable constraint names, so Alembic produces the same schema on SQLite and PostgreSQL.
@@ -48,6 +48,27 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def insert_now(session: Session, obj) -> None:
+    """INSERT a new mapped object at once as one Core statement, then attach it to `session` as persistent.
+
+    What a flush would do, without the unit of work's bookkeeping (a third of a SCIM create's database
+    time): column defaults are applied to the object first, so it holds every value it was stored with.
+    For plain rows only (no relationships to cascade, no mapper events).
+    """
+    table = obj.__table__
+    values = {}
+    for column in table.columns:
+        value = obj.__dict__.get(column.key)
+        # As a flush: a default for a column never set (and a primary key left None), an explicit None stays.
+        if column.default is not None and (column.key not in obj.__dict__ or (value is None and column.primary_key)):
+            value = column.default.arg(None) if column.default.is_callable else column.default.arg
+            setattr(obj, column.key, value)
+        values[column.key] = value
+    session.connection().execute(table.insert(), values)
+    make_transient_to_detached(obj)
+    session.add(obj)
 
 
 class Base(DeclarativeBase):

@@ -89,3 +89,22 @@ def test_a_write_in_a_read_transaction_is_refused_before_it_reaches_the_database
             connection.commit()
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT n FROM t").scalars().all() == [2]
+
+
+def test_insert_now_stores_the_row_with_its_defaults_and_attaches_it(session, org):
+    from privacy_saas.processor.users.models import UserGroup
+
+    group = UserGroup(tenant_id=org.id, display_name="Sales", external_id=None)
+    statements = []
+    sa.event.listen(session.connection(), "before_cursor_execute",
+                    lambda *args: statements.append(args[2].split(None, 1)[0]))
+    db.insert_now(session, group)
+    state = sa.inspect(group)
+    assert state.persistent and not state.expired_attributes and group.id is not None
+    created = group.created_at
+    assert (group.version, group.external_id) == (1, None) and created is not None and group.updated_at is not None
+    assert statements == ["INSERT"]  # reading its values back costs no SELECT
+    session.expire(group)
+    assert (group.display_name, group.version, group.created_at) == ("Sales", 1, created)
+    with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
+        db.insert_now(session, UserGroup(id=group.id, tenant_id=org.id, display_name="Again"))

@@ -17,7 +17,7 @@ from privacy_saas.auth.passwords import hash_password
 from privacy_saas.crypto.blind_index import normalise_email
 from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import keyring, tenant_scope
-from privacy_saas.db import new_id
+from privacy_saas.db import insert_now, new_id
 from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.gates import HOLDING, ensure_readable, ensure_writable
@@ -278,12 +278,10 @@ def _flush_unique(tenant: Tenant, user: RegisteredUser, unique: dict, *, alone: 
     """
     try:
         if alone:
-            db.session.add(user)
-            db.session.flush()
+            insert_now(db.session, user)
         else:
             with db.session.begin_nested():
-                db.session.add(user)
-                db.session.flush()
+                insert_now(db.session, user)
     except sa.exc.IntegrityError:
         if alone:
             db.session.rollback()
