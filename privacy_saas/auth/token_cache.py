@@ -1,0 +1,362 @@
+"""Tenant API tokens checked without a database round trip, and revoked everywhere at once.
+
+Each process keeps the tenant tokens it has seen (the secret's hash, the token's tenant and a snapshot
+of that tenant's row) for TOKEN_CACHE_SECONDS at most. The secret is still compared in constant time
+on every request; what the cache saves is the look-up of the token and its tenant.
+
+An entry is trusted only while nothing that could change its answer was written since it was read:
+every UPDATE, DELETE or TRUNCATE of `api_tokens`, `tenants` or `staff` that goes through one of the
+application's engines (ORM flushes and Core statements alike) moves the generation of every process
+on that database, and an entry is tagged with the generation read *before* its database read, so a
+revocation committed meanwhile still invalidates it. How other processes learn of the write:
+
+- SQLite (one host by construction): a signal file beside the database, `<db>.authgen`, which the
+  writer appends a byte to after its commit; its (inode, size, mtime) is the generation, one stat per
+  request. An in-memory database has no other process.
+- PostgreSQL: the writing transaction sends NOTIFY on `privacy_saas_auth` (delivered at commit, dropped
+  on rollback); each process LISTENs in a daemon thread and counts notifications. While that listener
+  is not connected (starting, broken, reconnecting) no entry is trusted: every request reads the
+  database, as it does with the cache off.
+
+The writing process moves its own generation at once (at the write, and again when the connection
+goes back to the pool, after the commit). Writes made outside the application (psql, another program)
+are only seen when the TTL runs out.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import make_transient_to_detached
+
+from privacy_saas import clock
+from privacy_saas.auth.models import ApiToken
+from privacy_saas.extensions import db
+
+log = logging.getLogger(__name__)
+
+#: Notification channel shared by every process of one PostgreSQL database.
+CHANNEL = "privacy_saas_auth"
+#: Most tokens a process keeps; past it the cache starts again empty (only live tokens are ever stored).
+MAX_ENTRIES = 10_000
+#: The signal file starts afresh (a new inode) once it has grown to this many bytes.
+SIGNAL_FILE_LIMIT = 4096
+
+#: A statement that may change what a cached token answers: the tables a token, its tenant or its
+#: owner live in (DROP covers schema resets and SQLite's table rebuilds).
+_WRITE = re.compile(
+    r'\s*(?:UPDATE\s+"?(?:api_tokens|tenants|staff)"?\s'
+    r'|DELETE\s+FROM\s+"?(?:api_tokens|tenants|staff)"?(?:\s|$)'
+    r'|TRUNCATE\b[^;]*\b(?:api_tokens|tenants|staff)\b'
+    r'|DROP\s)',
+    re.IGNORECASE)
+#: Set in a pooled connection's info while it has written a watched table since it was checked out.
+_DIRTY = "token_cache_dirty"
+
+
+def writes_watched_table(statement: str) -> bool:
+    """Return whether `statement` may change a token, its tenant or its owner."""
+    return _WRITE.match(statement) is not None
+
+
+# --- generations: how a process learns that any process changed a watched row ----------------------
+
+
+class _Generation:
+    """A process's view of one database's writes: a local counter plus what other processes signal."""
+
+    def __init__(self) -> None:
+        self.local = 0
+
+    def bump(self) -> None:
+        """Invalidate every entry of this process at once (this process wrote)."""
+        self.local += 1
+
+    def current(self):
+        """Return the generation (any hashable), or None while the signal from other processes is not trusted."""
+        return self.local
+
+    def announced(self) -> None:
+        """Tell other processes, after this process committed a write to a watched table."""
+
+    def notify(self, cursor) -> None:
+        """Signal inside the writing transaction (PostgreSQL)."""
+
+
+class _SignalFile(_Generation):
+    """SQLite: other processes on this host watch a file beside the database."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.writable = True
+        try:
+            with open(path, "ab"):
+                pass
+        except OSError as error:
+            # Unsignalled writes would go unseen by the other processes: no entry is ever trusted.
+            log.error("token cache off: cannot write its signal file %s (%s)", path, error)
+            self.writable = False
+
+    def current(self):
+        if not self.writable:
+            return None
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return self.local, None
+        return self.local, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+    def announced(self) -> None:
+        try:
+            if os.path.getsize(self.path) >= SIGNAL_FILE_LIMIT:
+                # A new inode, so the generation cannot come back to one seen before.
+                fresh = f"{self.path}.{os.getpid()}.tmp"
+                with open(fresh, "wb") as fh:
+                    fh.write(b".")
+                os.replace(fresh, self.path)
+            else:
+                with open(self.path, "ab") as fh:
+                    fh.write(b".")
+        except OSError as error:
+            log.error("token cache: cannot signal a token change in %s (%s); the cache is now off", self.path, error)
+            self.writable = False
+
+
+class _Listener(_Generation):
+    """PostgreSQL: LISTEN in a daemon thread, started lazily in each process (gunicorn forks after import)."""
+
+    #: Seconds one wait for notifications lasts before the thread looks whether it should stop.
+    POLL = 1.0
+    #: Consecutive failed connections before the thread gives up; a later request starts a new one.
+    MAX_FAILURES = 8
+    #: Longest pause between two connection attempts, and the least time between two threads.
+    MAX_BACKOFF = 5.0
+
+    def __init__(self, conninfo: str) -> None:
+        super().__init__()
+        self.conninfo = conninfo
+        self.received = 0
+        self.connected = False
+        self._pid = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._started_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self):
+        if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+            self._start()
+        if not self.connected:
+            return None
+        return self.local, self.received
+
+    def notify(self, cursor) -> None:
+        cursor.connection.execute(f"NOTIFY {CHANNEL}")
+
+    def _start(self) -> None:
+        with self._lock:
+            forked = self._pid != os.getpid()
+            if not forked and self._thread is not None and self._thread.is_alive():
+                return
+            if not forked and time.monotonic() - self._started_at < self.MAX_BACKOFF:
+                return
+            if forked:
+                # The parent's listening connection (if any) belongs to the parent: never touch it here.
+                self._thread, self._stop = None, threading.Event()
+                self.connected = False
+            self._pid = os.getpid()
+            self._started_at = time.monotonic()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), name="token-cache-listener",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening (tests; the thread is a daemon otherwise) and wait for the thread to end."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+            self._stop = threading.Event()
+            self._started_at = time.monotonic()
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set() and failures < self.MAX_FAILURES:
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5, keepalives=1,
+                                     keepalives_idle=5, keepalives_interval=2, keepalives_count=2) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    # Whatever was signalled while not listening is lost: entries from before are not trusted.
+                    self.received += 1
+                    self.connected = True
+                    failures = 0
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=self.POLL):
+                            self.received += 1
+                        conn.execute("SELECT 1")  # a dead server shows here, not only at the next notification
+            except psycopg.Error as error:
+                failures += 1
+                log.warning("token cache: listener on %s lost (%s); tokens are read from the database meanwhile",
+                            CHANNEL, type(error).__name__)
+            finally:
+                self.connected = False
+                self.received += 1
+            stop.wait(min(0.1 * 2 ** failures, self.MAX_BACKOFF))
+        if failures >= self.MAX_FAILURES:
+            log.error("token cache: listener gave up after %d failures; a later request tries again", failures)
+
+
+#: One generation per database, shared by every app of the process on it (and by their engines).
+_generations: dict[str, _Generation] = {}
+_generations_lock = threading.Lock()
+
+
+def generation_for(url: sa.engine.URL) -> _Generation:
+    """Return this process's generation of the database at `url`."""
+    key = url.render_as_string(hide_password=False)
+    with _generations_lock:
+        found = _generations.get(key)
+        if found is None:
+            if url.get_backend_name() == "postgresql":
+                found = _Listener(url.set(drivername="postgresql").render_as_string(hide_password=False))
+            elif url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+                    and not url.database.startswith("file::memory:"):
+                found = _SignalFile(f"{url.database}.authgen")
+            else:
+                found = _Generation()
+            _generations[key] = found
+        return found
+
+
+def stop_listeners() -> None:
+    """Stop every PostgreSQL listener thread of this process (tests)."""
+    for generation in list(_generations.values()):
+        if isinstance(generation, _Listener):
+            generation.stop()
+
+
+def watch(engine: sa.Engine, generation: _Generation) -> None:
+    """Make every write to a watched table through `engine` move `generation` and signal other processes."""
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _after_execute(conn, cursor, statement, _parameters, _context, _executemany):
+        if _WRITE.match(statement) is None:
+            return
+        conn.info[_DIRTY] = True
+        generation.bump()
+        generation.notify(cursor)
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        # The transaction is over (committed or rolled back): readers in this process and others now see it.
+        if record is not None and record.info.pop(_DIRTY, False):
+            generation.bump()
+            generation.announced()
+
+
+# --- the cache ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What a tenant token answers, as read from the database at `generation`."""
+
+    token_id: uuid.UUID
+    secret_hash: bytes
+    tenant_id: uuid.UUID
+    last_used_at: datetime | None
+    #: The tenant row's column values, to attach a Tenant to a request's session without a query.
+    tenant_state: dict
+    #: Those of them a request could change in place (JSON), copied for each request.
+    mutable: tuple
+    generation: object
+    expires_at: datetime
+
+
+class TokenCache:
+    """One app's tenant tokens, valid while the database's generation has not moved and for `ttl` at most."""
+
+    def __init__(self, generation: _Generation, ttl: timedelta) -> None:
+        self._generation = generation
+        self.ttl = ttl
+        self._entries: dict[uuid.UUID, Entry] = {}
+
+    def generation(self):
+        """Return the generation to tag a database read with (read it before the read), or None: do not cache."""
+        return self._generation.current()
+
+    def get(self, token_id: uuid.UUID, generation, now: datetime) -> Entry | None:
+        """Return the entry of `token_id` if it is still trusted at `generation`."""
+        entry = self._entries.get(token_id)
+        if entry is None or generation is None or entry.generation != generation or now >= entry.expires_at:
+            return None
+        return entry
+
+    def put(self, token: ApiToken, generation, now: datetime) -> None:
+        """Remember a live tenant token (its tenant loaded) read from the database at `generation`."""
+        if generation is None or token.kind != "tenant" or token.revoked_at is not None:
+            return
+        if db.session.connection().info.get(_DIRTY):
+            return  # this transaction changed a watched row: what it reads is not committed yet
+        loaded = sa.inspect(token.tenant).dict
+        tenant_state = {attr.key: copy.deepcopy(loaded[attr.key]) for attr in _tenant_mapper().column_attrs
+                        if attr.key in loaded}
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        mutable = tuple(name for name, value in tenant_state.items() if isinstance(value, (dict, list)))
+        self._entries[token.id] = Entry(token.id, token.secret_hash, token.tenant_id, token.last_used_at,
+                                        tenant_state, mutable, generation, now + self.ttl)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def tenant(self, entry: Entry):
+        """Return the entry's tenant in the request's session, without a query.
+
+        The session's own copy if it holds one; else the snapshot attached as if just loaded: attribute
+        reads, status checks and lazy loads work as on a queried row, and a commit expires it as usual.
+        """
+        session = db.session()
+        mapper = _tenant_mapper()
+        held = session.identity_map.get(mapper.identity_key_from_primary_key((entry.tenant_id,)))
+        if held is not None:
+            return held
+        tenant = mapper.class_manager.new_instance()
+        values = sa.inspect(tenant).dict
+        values.update(entry.tenant_state)
+        for name in entry.mutable:
+            values[name] = copy.deepcopy(values[name])  # JSON: no request changes the snapshot in place
+        make_transient_to_detached(tenant)
+        session.add(tenant)
+        return tenant
+
+
+def _tenant_mapper() -> sa.orm.Mapper:
+    """The Tenant model's mapper, reached through the token's relationship (processor/ is above auth/)."""
+    return ApiToken.tenant.property.mapper
+
+
+def init_app(app: Flask) -> None:
+    """Give `app` its token cache (unless TOKEN_CACHE_SECONDS is 0) and watch its engine's writes."""
+    seconds = float(app.config.get("TOKEN_CACHE_SECONDS", 0))
+    generation = generation_for(db.engine.url)
+    # Watched even with the cache off here: other processes of the installation may have it on.
+    watch(db.engine, generation)
+    app.extensions["token_cache"] = TokenCache(generation, timedelta(seconds=seconds)) if seconds > 0 else None
+
+
+def for_app() -> TokenCache | None:
+    """Return the current app's token cache, None when it is off."""
+    return current_app.extensions.get("token_cache")
