@@ -28,6 +28,7 @@ import copy
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: Notification channel shared by every process of one PostgreSQL database.
 CHANNEL = "privacy_saas_auth"
+#: application_name of each process's listening connection (pg_stat_activity).
+LISTENER_NAME = "privacy_saas token cache"
 #: Most tokens a process keeps; past it the cache starts again empty (only live tokens are ever stored).
 MAX_ENTRIES = 10_000
 #: The signal file starts afresh (a new inode) once it has grown to this many bytes.
@@ -60,8 +63,10 @@ _WRITE = re.compile(
     r'|TRUNCATE\b[^;]*\b(?:api_tokens|tenants|staff)\b'
     r'|DROP\s)',
     re.IGNORECASE)
-#: Set in a pooled connection's info while it has written a watched table since it was checked out.
+#: Set in a pooled connection's info while its transaction has written a watched table...
 _DIRTY = "token_cache_dirty"
+#: ... and once that transaction is over, until the generation has moved for it.
+_SETTLED = "token_cache_settled"
 
 
 def writes_watched_table(statement: str) -> bool:
@@ -147,22 +152,51 @@ class _Listener(_Generation):
         super().__init__()
         self.conninfo = conninfo
         self.received = 0
-        self.connected = False
+        #: The stop event of the thread whose connection is listening now, if any: a thread that is
+        #: ending (stopped, or from before a fork) cannot mark a newer one's connection lost.
+        self._live: threading.Event | None = None
+        self._nonce = secrets.token_hex(8)
         self._pid = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._stopped = False
         self._started_at = 0.0
         self._lock = threading.Lock()
 
     def current(self):
-        if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+        thread = self._thread
+        if not self._stopped and (self._pid != os.getpid() or thread is None or not thread.is_alive()):
             self._start()
-        if not self.connected:
+        if not self.connected or self._pid != os.getpid():
             return None
         return self.local, self.received
 
+    @property
+    def connected(self) -> bool:
+        """Whether this process's current listener is connected and listening."""
+        return self._live is not None and self._live is self._stop
+
     def notify(self, cursor) -> None:
-        cursor.connection.execute(f"NOTIFY {CHANNEL}")
+        # Signed with this process, whose own writes already moved its generation (see _run).
+        cursor.connection.execute(f"NOTIFY {CHANNEL}, '{self._payload()}'")
+
+    def _payload(self) -> str:
+        return f"{os.getpid()}-{self._nonce}"
+
+    def start(self) -> None:
+        """Listen again after stop()."""
+        self._stopped = False
+        self._started_at = 0.0
+        self._start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening until start() (no entry is trusted meanwhile) and wait for the thread to end."""
+        with self._lock:
+            self._stopped = True
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None:
+            thread.join(timeout)
 
     def _start(self) -> None:
         with self._lock:
@@ -170,48 +204,40 @@ class _Listener(_Generation):
             if not forked and self._thread is not None and self._thread.is_alive():
                 return
             if not forked and time.monotonic() - self._started_at < self.MAX_BACKOFF:
-                return
-            if forked:
-                # The parent's listening connection (if any) belongs to the parent: never touch it here.
-                self._thread, self._stop = None, threading.Event()
-                self.connected = False
+                return  # a thread gave up moments ago
+            # After a fork the parent's listening connection belongs to the parent: never touch it here.
             self._pid = os.getpid()
             self._started_at = time.monotonic()
+            self._stop = threading.Event()
             self._thread = threading.Thread(target=self._run, args=(self._stop,), name="token-cache-listener",
                                             daemon=True)
             self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening (tests; the thread is a daemon otherwise) and wait for the thread to end."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-            self._stop = threading.Event()
-            self._started_at = time.monotonic()
-        if thread is not None:
-            thread.join(timeout)
-
     def _run(self, stop: threading.Event) -> None:
         failures = 0
+        own = self._payload()
         while not stop.is_set() and failures < self.MAX_FAILURES:
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5, keepalives=1,
-                                     keepalives_idle=5, keepalives_interval=2, keepalives_count=2) as conn:
+                                     keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
+                                     application_name=LISTENER_NAME) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     # Whatever was signalled while not listening is lost: entries from before are not trusted.
                     self.received += 1
-                    self.connected = True
+                    self._live = stop
                     failures = 0
                     while not stop.is_set():
-                        for _ in conn.notifies(timeout=self.POLL):
-                            self.received += 1
+                        for notification in conn.notifies(timeout=self.POLL):
+                            if notification.payload != own:
+                                self.received += 1
                         conn.execute("SELECT 1")  # a dead server shows here, not only at the next notification
             except psycopg.Error as error:
                 failures += 1
                 log.warning("token cache: listener on %s lost (%s); tokens are read from the database meanwhile",
                             CHANNEL, type(error).__name__)
             finally:
-                self.connected = False
+                if self._live is stop:
+                    self._live = None
                 self.received += 1
             stop.wait(min(0.1 * 2 ** failures, self.MAX_BACKOFF))
         if failures >= self.MAX_FAILURES:
@@ -250,20 +276,36 @@ def stop_listeners() -> None:
 def watch(engine: sa.Engine, generation: _Generation) -> None:
     """Make every write to a watched table through `engine` move `generation` and signal other processes."""
 
+    def settled(info) -> None:
+        # The writing transaction is over (committed or rolled back): readers now see its outcome.
+        if info.pop(_SETTLED, False):
+            generation.bump()
+            generation.announced()
+
     @sa.event.listens_for(engine, "after_cursor_execute")
     def _after_execute(conn, cursor, statement, _parameters, _context, _executemany):
+        info = conn.info
+        settled(info)
         if _WRITE.match(statement) is None:
             return
-        conn.info[_DIRTY] = True
+        info[_DIRTY] = True
         generation.bump()
         generation.notify(cursor)
 
+    @sa.event.listens_for(engine, "commit")
+    @sa.event.listens_for(engine, "rollback")
+    def _ending(conn):
+        # Called just before the database commits: the generation moves at the connection's next
+        # statement or when it goes back to the pool, whichever comes first, both after the commit.
+        if conn.info.pop(_DIRTY, False):
+            conn.info[_SETTLED] = True
+
     @sa.event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection, record):
-        # The transaction is over (committed or rolled back): readers in this process and others now see it.
-        if record is not None and record.info.pop(_DIRTY, False):
-            generation.bump()
-            generation.announced()
+        if record is not None:
+            if record.info.pop(_DIRTY, False):  # rolled back on its way to the pool
+                record.info[_SETTLED] = True
+            settled(record.info)
 
 
 # --- the cache ---------------------------------------------------------------------------------------
