@@ -222,6 +222,7 @@ class _Listener(_Generation):
                                      keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
                                      application_name=LISTENER_NAME) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    _check_delivery(conn, own)
                     # Whatever was signalled while not listening is lost: entries from before are not trusted.
                     self.received += 1
                     self._live = stop
@@ -231,10 +232,10 @@ class _Listener(_Generation):
                             if notification.payload != own:
                                 self.received += 1
                         conn.execute("SELECT 1")  # a dead server shows here, not only at the next notification
-            except psycopg.Error as error:
+            except (psycopg.Error, NotDelivered) as error:
                 failures += 1
                 log.warning("token cache: listener on %s lost (%s); tokens are read from the database meanwhile",
-                            CHANNEL, type(error).__name__)
+                            CHANNEL, error if isinstance(error, NotDelivered) else type(error).__name__)
             finally:
                 if self._live is stop:
                     self._live = None
@@ -242,6 +243,24 @@ class _Listener(_Generation):
             stop.wait(min(0.1 * 2 ** failures, self.MAX_BACKOFF))
         if failures >= self.MAX_FAILURES:
             log.error("token cache: listener gave up after %d failures; a later request tries again", failures)
+
+
+class NotDelivered(Exception):
+    """The listening connection does not receive notifications (a pooler in transaction mode)."""
+
+
+def _check_delivery(conn: psycopg.Connection, payload: str) -> None:
+    """Raise NotDelivered unless a notification sent now comes back to `conn`.
+
+    Behind PgBouncer in transaction mode LISTEN and the later reads may land on different server
+    connections, and nothing would ever arrive: the cache must then stay off, not trust silence.
+    """
+    conn.execute(f"NOTIFY {CHANNEL}, '{payload}'")
+    for notification in conn.notifies(timeout=2.0):
+        if notification.payload == payload:
+            return
+    raise NotDelivered("a notification sent on the listening connection did not come back to it (a pooler in "
+                       "transaction mode? the listener needs a session of its own)")
 
 
 #: One generation per database, shared by every app of the process on it (and by their engines).
