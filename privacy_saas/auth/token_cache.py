@@ -316,8 +316,17 @@ def watch(engine: sa.Engine, generation: _Generation) -> None:
     def _ending(conn):
         # Called just before the database commits: the generation moves at the connection's next
         # statement or when it goes back to the pool, whichever comes first, both after the commit.
-        if conn.info.pop(_DIRTY, False):
+        # (A connection lost meanwhile has no info left to read: see _lost.)
+        if not conn.invalidated and conn.info.pop(_DIRTY, False):
             conn.info[_SETTLED] = True
+
+    @sa.event.listens_for(engine, "invalidate")
+    @sa.event.listens_for(engine, "soft_invalidate")
+    def _lost(_dbapi_connection, record, _exception):
+        # Its info goes with the connection: whether a commit sent just before got through is unknown.
+        if record is not None and (record.info.pop(_DIRTY, False) or record.info.get(_SETTLED)):
+            record.info[_SETTLED] = True
+            settled(record.info)
 
     @sa.event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection, record):
