@@ -15,12 +15,12 @@ revocation committed meanwhile still invalidates it. How other processes learn o
   request. An in-memory database has no other process.
 - PostgreSQL: the writing transaction sends NOTIFY on `privacy_saas_auth` (delivered at commit, dropped
   on rollback); each process LISTENs in a daemon thread and counts notifications. While that listener
-  is not connected (starting, broken, reconnecting) no entry is trusted: every request reads the
-  database, as it does with the cache off.
+  is not connected (starting, broken, reconnecting, or not verified to receive) no entry is trusted:
+  every request reads the database, as it does with the cache off.
 
-The writing process moves its own generation at once (at the write, and again when the connection
-goes back to the pool, after the commit). Writes made outside the application (psql, another program)
-are only seen when the TTL runs out.
+The writing process moves its own generation at the write and again once its transaction is over
+(at the connection's next statement or its return to the pool, both after the commit). Writes made
+outside the application (psql, another program) are only seen when the TTL runs out.
 """
 from __future__ import annotations
 
@@ -40,7 +40,6 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import make_transient_to_detached
 
-from privacy_saas import clock
 from privacy_saas.auth.models import ApiToken
 from privacy_saas.extensions import db
 
@@ -285,13 +284,6 @@ def generation_for(url: sa.engine.URL) -> _Generation:
         return found
 
 
-def stop_listeners() -> None:
-    """Stop every PostgreSQL listener thread of this process (tests)."""
-    for generation in list(_generations.values()):
-        if isinstance(generation, _Listener):
-            generation.stop()
-
-
 def watch(engine: sa.Engine, generation: _Generation) -> None:
     """Make every write to a watched table through `engine` move `generation` and signal other processes."""
 
@@ -343,7 +335,6 @@ def watch(engine: sa.Engine, generation: _Generation) -> None:
 class Entry:
     """What a tenant token answers, as read from the database at `generation`."""
 
-    token_id: uuid.UUID
     secret_hash: bytes
     tenant_id: uuid.UUID
     last_used_at: datetime | None
@@ -386,10 +377,11 @@ class TokenCache:
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         mutable = tuple(name for name, value in tenant_state.items() if isinstance(value, (dict, list)))
-        self._entries[token.id] = Entry(token.id, token.secret_hash, token.tenant_id, token.last_used_at,
+        self._entries[token.id] = Entry(token.secret_hash, token.tenant_id, token.last_used_at,
                                         tenant_state, mutable, generation, now + self.ttl)
 
     def clear(self) -> None:
+        """Forget every entry."""
         self._entries.clear()
 
     def tenant(self, entry: Entry):
