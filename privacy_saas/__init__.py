@@ -10,6 +10,7 @@ from flask import Flask, g, render_template, request
 from privacy_saas import accesslog, extensions, inputs
 from privacy_saas import models  # noqa: F401  (every model registered before Alembic looks)
 from privacy_saas.apiutil import wants_json
+from privacy_saas.auth import token_cache
 from privacy_saas.auth.cli import staff_cli
 from privacy_saas.auth.loaders import SESSION_LOADERS, load_user
 from privacy_saas.auth.principal import check_declared_capability
@@ -119,6 +120,7 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        token_cache.init_app(app)
         # Refuse to start with a master key that cannot unwrap the stored keys, or a live scope whose
         # key-encryption key is missing from its key store (wrong store, or a key-store backup too old).
         try:

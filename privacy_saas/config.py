@@ -119,6 +119,9 @@ def from_env(instance_path: str, overrides: dict | None = None) -> dict:
         "JOB_RETRY_BASE_SECONDS": _seconds("PRIVACY_SAAS_JOB_RETRY_BASE_SECONDS", 10),
         "JOB_RETRY_MAX_SECONDS": _seconds("PRIVACY_SAAS_JOB_RETRY_MAX_SECONDS", 900),
         "JOB_TIMEOUT_SECONDS": _seconds("PRIVACY_SAAS_JOB_TIMEOUT_SECONDS", 3600),
+        # Tenant tokens a process has checked stay trusted this long at most (0: every request reads the
+        # database); any change to a token, tenant or staff row invalidates them at once (auth/token_cache.py).
+        "TOKEN_CACHE_SECONDS": _seconds("PRIVACY_SAAS_TOKEN_CACHE_SECONDS", 30),
         # With Redis down, sign-in keeps its limits in each process's memory (see README) rather
         # than failing: the account lockout in the database still bounds guessing per account.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -18,6 +18,8 @@ from privacy_saas.extensions import db
 
 TENANT_KEY = "rls_tenant_id"
 BYPASS_KEY = "rls_bypass"
+#: id() of the session transaction whose connection has begun (and so holds the settings made so far).
+BEGUN_KEY = "rls_begun"
 
 
 def _apply(connection, info) -> None:
@@ -33,13 +35,17 @@ def _on_begin(session, transaction, connection):
     # A SAVEPOINT lives inside a transaction whose settings are already made.
     if transaction.nested:
         return
+    session.info[BEGUN_KEY] = id(transaction)
     if TENANT_KEY in session.info or BYPASS_KEY in session.info:
         _apply(connection, session.info)
 
 
 def _reapply() -> None:
     session = db.session()
-    if session.in_transaction():
+    # Only a transaction already on its connection needs the settings now; one that has not reached the
+    # database yet (autobegun by an add) gets them when it does (_on_begin), without a round trip here.
+    # A reused id() can only make this apply once more, never skip.
+    if session.in_transaction() and session.info.get(BEGUN_KEY) == id(session.get_transaction()):
         _apply(session.connection(), session.info)
 
 

@@ -27,18 +27,33 @@ def issue(*, kind: str, name: str, staff_id=None, tenant_id=None) -> tuple[ApiTo
     return token, f"{PREFIX}_{token.id.hex}_{secret}"
 
 
-def resolve(raw: str) -> ApiToken | None:
-    """Return the live token for `raw`, comparing the secret in constant time."""
+def parse(raw: str) -> tuple[uuid.UUID, str] | None:
+    """Return (token id, secret) of a token's text, None if it is not one."""
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         return None
     try:
-        token_id = uuid.UUID(hex=parts[1])
+        return uuid.UUID(hex=parts[1]), parts[2]
     except ValueError:
         return None
+
+
+def secret_matches(secret_hash: bytes, secret: str) -> bool:
+    """Return whether `secret` hashes to `secret_hash`, in constant time."""
+    return hmac.compare_digest(secret_hash, _digest(secret))
+
+
+def resolve(raw: str) -> ApiToken | None:
+    """Return the live token for `raw`, comparing the secret in constant time."""
+    parsed = parse(raw)
+    return None if parsed is None else lookup(*parsed)
+
+
+def lookup(token_id: uuid.UUID, secret: str) -> ApiToken | None:
+    """Return the live token `token_id` if `secret` is its secret (read from the database)."""
     token = db.session.get(ApiToken, token_id)
     expected = token.secret_hash if token is not None else _digest("absent")
-    if not hmac.compare_digest(expected, _digest(parts[2])) or token is None:
+    if not secret_matches(expected, secret) or token is None:
         return None
     if token.revoked_at is not None:
         return None
