@@ -6,6 +6,7 @@ built from it would send the recipient (and the secret in the link) wherever the
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ class MisdirectedRequest(AppError):
     code = "misdirected_request"
 
 
+@functools.lru_cache(maxsize=64)
 def is_loopback(host: str) -> bool:
     """Return whether a Host header (with or without port) names this machine's loopback interface."""
     match = _HOST.fullmatch(host)
@@ -49,7 +51,8 @@ def public_base() -> str:
     if not has_request_context():
         return UNCONFIGURED_BASE
     if is_loopback(request.host):
-        return request.host_url.rstrip("/")
+        # scheme://host as request.host_url has it: a loopback host is never an IDN to decode.
+        return f"{request.scheme}://{request.host}"
     raise MisdirectedRequest("this installation builds links for its configured address only: set "
                              "PRIVACY_SAAS_PUBLIC_URL (without it, only loopback hosts are answered)")
 

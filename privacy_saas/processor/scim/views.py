@@ -99,6 +99,7 @@ def _written(action: Callable[[], Response]) -> Response:
             return response
     except SnapshotMoved:
         db.session.rollback()
+        g.pop("principal", None)  # authenticated again in the new transaction (a token's touch went with the old)
         return action()
 
 
