@@ -27,6 +27,7 @@ from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 from privacy_saas.processor.scim import discovery as d
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import groups as groups_service
+from privacy_saas.processor.users import identity
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users.models import RegisteredUser, RegisteredUserEmail, UserGroup, UserGroupMember
 
@@ -231,7 +232,7 @@ def users_where(tenant: Tenant, tree):
         if op != "eq":
             return None
         if path == "emails.value" and isinstance(value, str):
-            return RegisteredUserEmail.value_bidx == users.email_index(tenant, value)
+            return RegisteredUserEmail.value_bidx == identity.email_index(tenant, value)
         if path == "emails.type" and isinstance(value, str):
             return RegisteredUserEmail.type == value.lower()
         if path == "emails.primary" and isinstance(value, bool):
@@ -254,11 +255,11 @@ def users_where(tenant: Tenant, tree):
         if path == "username":
             if op != "eq" or not isinstance(value, str):
                 raise _unsupported(term)
-            return RegisteredUser.user_name_bidx == users.email_index(tenant, value)
+            return RegisteredUser.user_name_bidx == identity.email_index(tenant, value)
         if path == "externalid" and op in ("eq", "ne"):
             if not isinstance(value, str):
                 raise InvalidFilter("externalId compares with a string")
-            clause = RegisteredUser.external_id_bidx == users.external_id_index(tenant, value)
+            clause = RegisteredUser.external_id_bidx == identity.external_id_index(tenant, value)
             return clause if op == "eq" else sa.or_(sa.not_(clause), RegisteredUser.external_id_bidx.is_(None))
         if path == "active" and op in ("eq", "ne"):
             active = _as_bool(value) if op == "eq" else not _as_bool(value)

@@ -32,6 +32,7 @@ from privacy_saas.processor.scim.filters import (
 )
 from privacy_saas.processor.tenants.models import Tenant
 from privacy_saas.processor.users import groups as groups_service
+from privacy_saas.processor.users import identity
 from privacy_saas.processor.users import service as users
 from privacy_saas.processor.users.models import RegisteredUser
 
@@ -57,7 +58,7 @@ def search_users(tenant: Tenant, filter_text: str | None, start: int, count: int
     if not filter_text:
         return users.page(stmt, start - 1, count)
     items, total = users.page(stmt.where(users_where(tenant, parse_filter(filter_text))), start - 1, count)
-    found = [user for user in items if users.index_matches(user)]
+    found = [user for user in items if identity.index_matches(user)]
     return found, total - (len(items) - len(found))
 
 

@@ -14,17 +14,23 @@ from sqlalchemy.dialects import postgresql
 
 from privacy_saas import audit, clock
 from privacy_saas.auth.passwords import hash_password
-from privacy_saas.crypto.blind_index import normalise_email
-from privacy_saas.crypto.errors import CryptoError
 from privacy_saas.crypto.keyring import keyring, tenant_scope
-from privacy_saas.db import insert_now, new_id
+from privacy_saas.db import insert_now
 from privacy_saas.errors import AppError, Conflict, NotFound
 from privacy_saas.extensions import db
 from privacy_saas.processor.tenants.gates import HOLDING, ensure_readable, ensure_writable
 from privacy_saas.processor.tenants.models import Tenant
+from privacy_saas.processor.users.identity import (
+    email_index,
+    external_id_index,
+    holds_email,
+    index_matches,
+    product_address,
+    set_emails,
+)
 from privacy_saas.processor.users.invitations import Invitation, invite_user
 from privacy_saas.processor.users.models import RegisteredUser, RegisteredUserEmail
-from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_emails, check_fields, is_address
+from privacy_saas.processor.users.validation import MAX_EMAIL, check_email, check_emails, check_fields
 
 log = logging.getLogger(__name__)
 
@@ -40,70 +46,6 @@ def _lock_tenant(tenant: Tenant) -> None:
 
 
 # --- reading -------------------------------------------------------------------------------
-
-#: Domain separation of the external id's keyed hash from the tenant's other keyed hashes (migration 0019).
-_EXTERNAL_ID_PREFIX = "scim:externalId:"
-
-
-def email_index(tenant: Tenant, email: str) -> bytes:
-    """Return the blind index of `email` (or of a userName: both compare case-insensitively) in the tenant's scope."""
-    return keyring().email_index(tenant_scope(tenant.id), email)
-
-
-def external_id_index(tenant: Tenant, external_id: str) -> bytes:
-    """Return the blind index of an identity provider's id (case-exact, as SCIM's externalId)."""
-    return keyring().keyed_hash(tenant_scope(tenant.id), _EXTERNAL_ID_PREFIX + external_id)[:16]
-
-
-def contact_email(user_name: str | None, emails: list[dict] | None) -> str | None:
-    """Return the product's e-mail of a user: the primary e-mail, else the work one, else the userName when it
-    is an address, else the first e-mail.
-
-    Only addresses count: an identity provider may send other text as an e-mail value (it is stored and
-    returned as sent), and the product must never write to it.
-    """
-    emails = [e for e in emails or () if is_address(e.get("value"))]
-    for wanted in (lambda e: e.get("primary") is True, lambda e: str(e.get("type") or "").lower() == "work"):
-        found = next((e["value"] for e in emails if wanted(e)), None)
-        if found is not None:
-            return found
-    if is_address(user_name):
-        return user_name
-    return emails[0]["value"] if emails else None
-
-
-def index_matches(user: RegisteredUser) -> bool:
-    """Return whether the user's stored indexes (e-mail, userName, external id) are those of its decrypted values.
-
-    A row found by index is only returned when it holds the value searched for: an index value
-    copied or swapped between rows in the database would otherwise hand out another person's account.
-    """
-    ring, scope = keyring(), tenant_scope(user.tenant_id)
-    try:
-        expected = (
-            (user.email_bidx, ring.email_index(scope, user.email) if user.email is not None else None),
-            (user.user_name_bidx, ring.email_index(scope, user.user_name) if user.user_name is not None else None),
-            (user.external_id_bidx, ring.keyed_hash(scope, _EXTERNAL_ID_PREFIX + user.external_id)[:16]
-             if user.external_id is not None else None),
-        )
-    except CryptoError:
-        return False
-    if all(stored == computed for stored, computed in expected):
-        return True
-    log.error("user %s of tenant %s: its indexes are not its values' (changed in the database?)",
-              user.id, user.tenant_id)
-    return False
-
-
-def holds_email(user: RegisteredUser, email: str) -> bool:
-    """Return whether `email` is one of the user's e-mails or their userName (decrypted, compared normalised)."""
-    wanted = normalise_email(email)
-    try:
-        values = [user.email, user.user_name, *(e.get("value") for e in user.emails or ())]
-    except CryptoError:
-        return False
-    return any(v is not None and normalise_email(v) == wanted for v in values)
-
 
 def get(tenant: Tenant, user_id) -> RegisteredUser:
     """Return the tenant's user `user_id`; another tenant's (or no) user is NotFound."""
@@ -302,28 +244,6 @@ def _check_unique(tenant: Tenant, unique: dict, exclude=None) -> None:
             raise Conflict(message, code=code)
 
 
-def _set_emails(tenant: Tenant, user: RegisteredUser, emails: list[dict], *, new: bool) -> None:
-    """Store the e-mail list sealed and rewrite its blind indexes (the row must be flushed).
-
-    A new user was given its list when built (setting it again would cost an UPDATE of the new row).
-    """
-    if not new:
-        user.emails = emails or None
-        db.session.execute(sa.delete(RegisteredUserEmail).where(
-            RegisteredUserEmail.tenant_id == tenant.id, RegisteredUserEmail.user_id == user.id))
-    rows = [{"tenant_id": tenant.id, "id": new_id(), "user_id": user.id, "value_bidx": email_index(tenant, e["value"]),
-             "type": str(e["type"]).lower()[:32] if e.get("type") else None, "primary": e.get("primary") is True}
-            for e in emails if e.get("value")]
-    if rows:
-        # A Core insert on the flushed row's connection: no ORM bulk path, no autoflush (the row is flushed).
-        db.session.connection().execute(RegisteredUserEmail.__table__.insert(), rows)
-
-
-def _product_email(tenant: Tenant, user_name: str, emails: list[dict]) -> tuple[str | None, bytes | None]:
-    email = contact_email(user_name, emails)
-    return email, (email_index(tenant, email) if email is not None else None)
-
-
 def create(tenant: Tenant, *, email: str | None = None, user_name: str | None = None, emails: list | None = None,
            display_name: str | None = None, given_name: str | None = None, family_name: str | None = None,
            role: str = "member", external_id: str | None = None, contact: dict | None = None,
@@ -347,7 +267,7 @@ def create(tenant: Tenant, *, email: str | None = None, user_name: str | None = 
     emails = check_emails(emails or [], strict=strict_email)
     check_fields({"display_name": display_name, "given_name": given_name, "family_name": family_name,
                    "role": role, "external_id": external_id, "password": password})
-    product_email, email_bidx = _product_email(tenant, user_name, emails)
+    product_email, email_bidx = product_address(tenant, user_name, emails)
     # No look-up first: the unique constraints (userName, e-mail and external id indexes) decide, and
     # _flush_unique turns a violation into the same Conflict.
     user = RegisteredUser(
@@ -361,7 +281,7 @@ def create(tenant: Tenant, *, email: str | None = None, user_name: str | None = 
     )
     _flush_unique(tenant, user, {"user_name": user_name, "email": product_email, "external_id": external_id},
                   alone=alone)
-    _set_emails(tenant, user, emails, new=True)
+    set_emails(tenant, user, emails, new=True)
     audit.record("user.create", tenant_id=tenant.id, targets=[user.id], actor=actor,
                  detail={"role": role, "status": user.status, "scim": external_id is not None})
     log.info("user %s created in tenant %s", user.id, tenant.id)
@@ -435,7 +355,7 @@ def update(tenant: Tenant, user: RegisteredUser, *, actor=None, strict_email: bo
             new_emails = emails
             changed.append("emails")
     if "user_name" in changed or "emails" in changed:
-        email, bidx = _product_email(tenant, user_name, emails)
+        email, bidx = product_address(tenant, user_name, emails)
         if email != user.email:
             if bidx != user.email_bidx and email is not None:
                 unique["email"] = email
@@ -453,7 +373,7 @@ def update(tenant: Tenant, user: RegisteredUser, *, actor=None, strict_email: bo
     for name, value in sets.items():
         setattr(user, name, value)
     if new_emails is not None:
-        _set_emails(tenant, user, new_emails, new=False)
+        set_emails(tenant, user, new_emails, new=False)
     status = changes.pop("status", user.status)
     _guard_last_admin(tenant, user, role=changes.get("role", user.role), status=status)
     for name, value in changes.items():
