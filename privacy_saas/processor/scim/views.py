@@ -245,6 +245,14 @@ class _KindView(MethodView):
     def __init__(self, kind: ResourceKind):
         self.kind = kind
 
+    def dispatch_request(self, **kwargs):
+        # Routed for every method, so that a method this endpoint lacks is 405 with Allow (RFC 9110 §15.5.6),
+        # not the catch-all's 404.
+        if not hasattr(self, request.method.lower()) and request.method != "HEAD":
+            allowed = sorted(m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(self, m))
+            raise ScimError(405, f"{request.method} is not supported here", headers={"Allow": ", ".join(allowed)})
+        return super().dispatch_request(**kwargs)
+
 
 class Collection(_KindView):
     """GET lists (filtered, paged); POST creates."""
@@ -310,9 +318,9 @@ class Item(_KindView):
 
 for _name, _kind in (("users", USERS), ("groups", GROUPS)):
     _path = f"/{_name.title()}"
-    bp.add_url_rule(_path, view_func=Collection.as_view(f"{_name}_collection", _kind))
-    bp.add_url_rule(f"{_path}/.search", view_func=Search.as_view(f"{_name}_search", _kind))
-    bp.add_url_rule(f"{_path}/<resource_id>", view_func=Item.as_view(f"{_name}_item", _kind))
+    bp.add_url_rule(_path, view_func=Collection.as_view(f"{_name}_collection", _kind), methods=_ALL)
+    bp.add_url_rule(f"{_path}/.search", view_func=Search.as_view(f"{_name}_search", _kind), methods=_ALL)
+    bp.add_url_rule(f"{_path}/<resource_id>", view_func=Item.as_view(f"{_name}_item", _kind), methods=_ALL)
 
 
 # --- root search and everything else ---------------------------------------------------------

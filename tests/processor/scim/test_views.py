@@ -225,6 +225,15 @@ def test_discovery(scim):
         for method in ("post", "put", "patch", "delete"):
             response = scim(method, path, json={})
             assert response.status_code == 405 and response.json["schemas"] == [ERROR]
+    # A method a resource endpoint lacks is 405 with what it allows, not the catch-all's 404.
+    user = new_user(scim)
+    for method, path, allow in (("put", "/Users", "GET, POST"), ("delete", "/Groups", "GET, POST"),
+                                ("post", f"/Users/{user['id']}", "DELETE, GET, PATCH, PUT"),
+                                ("get", "/Users/.search", "POST")):
+        response = scim(method, path, json={})
+        assert response.status_code == 405, (method, path)
+        assert response.json["schemas"] == [ERROR] and response.headers["Allow"] == allow
+    assert scim("get", f"/Users/{user['id']}").json["id"] == user["id"]  # nothing changed
     response = scim("get", f"/Schemas/{uuid.uuid4()}")
     assert response.status_code == 404 and response.json["schemas"] == [ERROR]
     assert scim("get", f"/{uuid.uuid4()}").status_code == 404
